@@ -1,12 +1,27 @@
+// ReplyWriter and write_command: exact RESP2 bytes and Redis's exact command-error texts.
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tessera/protocol/reply_writer.hpp"
 
-using tessera::protocol::ReplyWriter;
+using namespace std::string_literals;
 using namespace std::string_view_literals;
+using tessera::protocol::ReplyWriter;
+
+namespace {
+
+std::string unknown(std::string_view name, std::vector<std::string_view> args) {
+  std::string out;
+  ReplyWriter(out).unknown_command(name, args);
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("reply writer: every RESP2 type, exact bytes") {
   std::string out;
@@ -19,5 +34,93 @@ TEST_CASE("reply writer: every RESP2 type, exact bytes") {
   w.null_bulk();
   w.array(2);
   w.null_array();
-  CHECK(out == "+OK\r\n+PONG\r\n-ERR a  b\r\n:-42\r\n$4\r\na\0\r\n\r\n$-1\r\n*2\r\n*-1\r\n"sv);
+  w.bulk("");
+  w.array(0);
+  CHECK(
+      out ==
+      "+OK\r\n+PONG\r\n-ERR a  b\r\n:-42\r\n$4\r\na\0\r\n\r\n$-1\r\n*2\r\n*-1\r\n$0\r\n\r\n*0\r\n"sv);
+  CHECK(&w.out() == &out);
+}
+
+TEST_CASE("reply writer: integers at the limits") {
+  std::string out;
+  ReplyWriter w(out);
+  w.integer(0);
+  w.integer(std::numeric_limits<std::int64_t>::max());
+  w.integer(std::numeric_limits<std::int64_t>::min());
+  CHECK(out == ":0\r\n:9223372036854775807\r\n:-9223372036854775808\r\n");
+}
+
+TEST_CASE("reply writer: CR and LF never break a line") {
+  std::string out;
+  ReplyWriter w(out);
+  w.simple("a\rb\nc");
+  w.error("ERR \r\n");
+  CHECK(out == "+a b c\r\n-ERR   \r\n");
+}
+
+TEST_CASE("reply writer: command error texts") {
+  std::string out;
+  ReplyWriter w(out);
+  w.wrong_arity("get");
+  w.wrong_arity("client|setname");
+  w.syntax_error();
+  w.not_integer();
+  w.unknown_subcommand("SETINFO", "CLIENT");
+  w.unknown_subcommand("FOO", "config");
+  w.out_of_range("DB index");
+  CHECK(out ==
+        "-ERR wrong number of arguments for 'get' command\r\n"
+        "-ERR wrong number of arguments for 'client|setname' command\r\n"
+        "-ERR syntax error\r\n"
+        "-ERR value is not an integer or out of range\r\n"
+        "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n"
+        "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"
+        "-ERR DB index is out of range\r\n");
+}
+
+TEST_CASE("reply writer: unknown command, as measured against Redis 7.0.15") {
+  CHECK(unknown("FOO", {"bar", "baz"}) ==
+        "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n");
+  CHECK(unknown("foo", {}) == "-ERR unknown command 'foo', with args beginning with: \r\n");
+  CHECK(unknown("", {}) == "-ERR unknown command '', with args beginning with: \r\n");
+  CHECK(unknown("INCR", {"counter:__rand_int__"}) ==
+        "-ERR unknown command 'INCR', with args beginning with: 'counter:__rand_int__' \r\n");
+}
+
+TEST_CASE("reply writer: unknown command truncates like Redis's %.128s and %.*s") {
+  const std::string a200(200, 'a');
+  const std::string n200(200, 'n');
+  // The name is cut to 128 bytes.
+  CHECK(unknown(n200, {}) ==
+        "-ERR unknown command '" + std::string(128, 'n') + "', with args beginning with: \r\n");
+  // One long argument: cut to 128, and nothing after it (the list is then 131 bytes).
+  CHECK(unknown("X", {a200, "b"}) ==
+        "-ERR unknown command 'X', with args beginning with: '" + std::string(128, 'a') + "' \r\n");
+  // Two of 100: the second gets what is left of the 128 (128 - 103 = 25 bytes).
+  const std::string h100(100, 'h');
+  CHECK(unknown("X", {h100, h100, "c"}) == "-ERR unknown command 'X', with args beginning with: '" +
+                                               h100 + "' '" + std::string(25, 'h') + "' \r\n");
+  // Under 128 after an argument: the next one is still added.
+  const std::string s127(120, 's');
+  CHECK(unknown("X", {s127, "tail"}) ==
+        "-ERR unknown command 'X', with args beginning with: '" + s127 + "' 'tail' \r\n");
+}
+
+TEST_CASE("reply writer: unknown command maps CR/LF to spaces and stops words at NUL") {
+  const std::string magic = "I\xf3m\xd8\x03\x60\xee\xda\xf7\xb2\x1e\x92mIx\x19\xd5<\n\xb8";
+  const std::string reply = unknown("ECH\rO", {magic, "a\0b"sv});
+  CHECK(reply ==
+        "-ERR unknown command 'ECH O', with args beginning with: 'I\xf3m\xd8\x03\x60\xee"
+        "\xda\xf7\xb2\x1e\x92mIx\x19\xd5< \xb8' 'a' \r\n");
+  CHECK(reply.find('\n') == reply.size() - 1);
+}
+
+TEST_CASE("write_command: a multibulk of bulk strings") {
+  std::string out;
+  tessera::protocol::write_command(out, {"SET", "k", "v\r\n"});
+  std::vector<std::string_view> args = {"PING"};
+  tessera::protocol::write_command(out, args);
+  tessera::protocol::write_command(out, std::vector<std::string_view>{});
+  CHECK(out == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n*1\r\n$4\r\nPING\r\n*0\r\n");
 }

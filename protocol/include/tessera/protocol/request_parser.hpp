@@ -102,6 +102,10 @@ class RequestParser {
 
   // Size of the buffer allocation (for tests and memory accounting).
   std::size_t capacity() const noexcept { return cap_; }
+  // Everything the parser holds on the heap: the buffer plus its per-command bookkeeping.
+  std::size_t memory_bytes() const noexcept {
+    return cap_ + args_.capacity() * sizeof(ArgRef) + error_.capacity();
+  }
 
   const ParserLimits& limits() const noexcept { return limits_; }
 

@@ -1,0 +1,214 @@
+// ReplyReader: see the design note in reply_reader.hpp.
+//
+// Pointer stability: stack_[i].array points at an element of stack_[i-1].array->elements (or at
+// root_). Elements are only appended to the top array, and only when no deeper frame exists and
+// no bulk is pending, so a growing vector never invalidates a pointer still in use.
+#include "tessera/protocol/reply_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "tessera/protocol/numbers.hpp"
+
+namespace tessera::protocol {
+namespace {
+
+// Up-front reservations are capped: a header's count or length is a claim, not bytes received.
+constexpr std::size_t kMaxReserveElements = 1024;
+constexpr std::size_t kMaxReserveBytes = 64 * 1024;
+
+std::string describe_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string(1, c);
+  constexpr char kHex[] = "0123456789abcdef";
+  return std::string{'\\', 'x', kHex[u >> 4], kHex[u & 15]};
+}
+
+}  // namespace
+
+ReplyReader::ReplyReader(ReaderLimits limits) : limits_(limits) {}
+
+std::span<char> ReplyReader::prepare(std::size_t min_size) {
+  min_size = std::max<std::size_t>(min_size, 1);
+  const std::size_t pending = end_ - begin_;
+  if (pending == 0) begin_ = end_ = scan_ = 0;
+  if (cap_ - end_ < min_size || (begin_ != 0 && pending <= begin_)) {
+    const std::size_t need = pending + min_size;
+    char* src = buf_.get() + begin_;
+    if (need <= cap_) {
+      if (pending != 0) std::memmove(buf_.get(), src, pending);
+    } else {
+      const std::size_t grown = std::max({need, 2 * pending, kDefaultReadSize});
+      auto fresh = std::make_unique_for_overwrite<char[]>(grown);
+      if (pending != 0) std::memcpy(fresh.get(), src, pending);
+      buf_ = std::move(fresh);
+      cap_ = grown;
+    }
+    scan_ -= begin_;
+    end_ = pending;
+    begin_ = 0;
+  }
+  return {buf_.get() + end_, cap_ - end_};
+}
+
+void ReplyReader::commit(std::size_t n) {
+  if (n > cap_ - end_) throw std::length_error("ReplyReader::commit: more than prepare() gave");
+  end_ += n;
+}
+
+void ReplyReader::feed(std::string_view bytes) {
+  if (bytes.empty()) return;
+  const std::span<char> space = prepare(bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+ReplyReader::Status ReplyReader::fail(std::string_view why) {
+  state_ = State::kError;
+  error_.assign(why);
+  return Status::kError;
+}
+
+Reply* ReplyReader::start_value() {
+  if (stack_.empty()) return &root_;
+  return &stack_.back().array->elements.emplace_back();
+}
+
+bool ReplyReader::finish_value() {
+  while (!stack_.empty()) {
+    if (--stack_.back().remaining != 0) return false;
+    stack_.pop_back();  // that array is complete: it is itself a value of its parent
+  }
+  return true;
+}
+
+ReplyReader::Status ReplyReader::next(Reply& out) {
+  for (;;) {
+    switch (state_) {
+      case State::kError:
+        return Status::kError;
+      case State::kValue: {
+        // One line: a type byte, then text up to CRLF.
+        if (begin_ == end_) return Status::kNeedMore;
+        if (scan_ < begin_) scan_ = begin_;
+        const std::size_t avail = end_ - begin_;
+        const std::size_t window = limits_.max_line < avail ? limits_.max_line + 1 : avail;
+        const std::size_t stop = begin_ + window;
+        const char* const base = buf_.get();
+        const void* hit = scan_ < stop ? std::memchr(base + scan_, '\r', stop - scan_) : nullptr;
+        if (hit == nullptr) {
+          scan_ = stop;
+          if (window > limits_.max_line) return fail("Protocol error: line too long");
+          return Status::kNeedMore;
+        }
+        const auto cr = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
+        scan_ = cr;
+        if (cr + 1 >= end_) return Status::kNeedMore;
+        if (base[cr + 1] != '\n') return fail("Protocol error: line not terminated by CRLF");
+        const char type = base[begin_];
+        const std::string_view text(base + begin_ + 1, cr - begin_ - 1);
+        std::int64_t n = 0;
+        bool complete = true;
+        switch (type) {
+          case '+':
+          case '-': {
+            Reply* r = start_value();
+            r->type = type == '+' ? Reply::Type::kSimple : Reply::Type::kError;
+            r->str.assign(text);
+            break;
+          }
+          case ':': {
+            if (!parse_int64(text, n)) return fail("Protocol error: invalid integer");
+            Reply* r = start_value();
+            r->type = Reply::Type::kInteger;
+            r->integer = n;
+            break;
+          }
+          case '$': {
+            if (!parse_int64(text, n) || n < -1 ||
+                (n >= 0 && static_cast<std::uint64_t>(n) > limits_.max_bulk_len)) {
+              return fail("Protocol error: invalid bulk length");
+            }
+            Reply* r = start_value();
+            if (n == -1) {
+              r->type = Reply::Type::kNull;
+              break;
+            }
+            r->type = Reply::Type::kBulk;
+            bulk_left_ = static_cast<std::size_t>(n);
+            r->str.clear();
+            r->str.reserve(std::min(bulk_left_, kMaxReserveBytes));
+            bulk_ = r;
+            complete = false;
+            break;
+          }
+          case '*': {
+            if (!parse_int64(text, n) || n < -1 ||
+                (n > 0 && static_cast<std::uint64_t>(n) > limits_.max_elements)) {
+              return fail("Protocol error: invalid multibulk length");
+            }
+            if (n > 0 && stack_.size() >= limits_.max_depth) {
+              return fail("Protocol error: arrays nested too deep");
+            }
+            Reply* r = start_value();
+            if (n == -1) {
+              r->type = Reply::Type::kNullArray;
+              break;
+            }
+            r->type = Reply::Type::kArray;
+            if (n > 0) {
+              r->elements.reserve(std::min(static_cast<std::size_t>(n), kMaxReserveElements));
+              stack_.push_back({r, static_cast<std::size_t>(n)});
+              complete = false;
+            }
+            break;
+          }
+          default:
+            return fail("Protocol error: unexpected reply type byte '" + describe_byte(type) + "'");
+        }
+        begin_ = cr + 2;
+        scan_ = begin_;
+        if (!complete) {
+          if (bulk_ != nullptr) state_ = State::kBulkData;
+          break;
+        }
+        if (finish_value()) {
+          out = std::move(root_);
+          root_ = Reply{};
+          return Status::kReply;
+        }
+        break;
+      }
+      case State::kBulkData: {
+        const std::size_t take = std::min(end_ - begin_, bulk_left_);
+        bulk_->str.append(buf_.get() + begin_, take);
+        begin_ += take;
+        scan_ = begin_;
+        bulk_left_ -= take;
+        if (bulk_left_ != 0) return Status::kNeedMore;
+        state_ = State::kBulkEnd;
+        [[fallthrough]];
+      }
+      case State::kBulkEnd: {
+        if (end_ - begin_ < 2) return Status::kNeedMore;
+        if (buf_[begin_] != '\r' || buf_[begin_ + 1] != '\n') {
+          return fail("Protocol error: bulk string not terminated by CRLF");
+        }
+        begin_ += 2;
+        scan_ = begin_;
+        bulk_ = nullptr;
+        state_ = State::kValue;
+        if (finish_value()) {
+          out = std::move(root_);
+          root_ = Reply{};
+          return Status::kReply;
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace tessera::protocol
