@@ -255,10 +255,11 @@ EOF
   echo "base: made $tar ($(du -m "$tar" | cut -f1) MB) in $((SECONDS - start)) s" >&2
 }
 
-# tessera_build_image TAG [podman build options...]: builds docker/Dockerfile from the repository
-# root (Docker image format, so that HEALTHCHECK is kept; OCI has no place for it).
+# tessera_build_image TAG [podman build options...]: builds docker/Dockerfile (or
+# $TESSERA_DOCKERFILE) from the repository root, in Docker image format so that HEALTHCHECK is kept
+# (OCI has no place for it).
 tessera_build_image() {
   local tag=$1; shift
   tpodman build --format docker --pull=never --network host --layers -t "$tag" \
-    -f "$TESSERA_REPO_ROOT/docker/Dockerfile" "$@" "$TESSERA_REPO_ROOT"
+    -f "${TESSERA_DOCKERFILE:-$TESSERA_REPO_ROOT/docker/Dockerfile}" "$@" "$TESSERA_REPO_ROOT"
 }
