@@ -142,6 +142,7 @@ RequestParser::RequestParser(RequestParser&& other) noexcept
       scan_(std::exchange(other.scan_, 0)),
       bulk_len_(std::exchange(other.bulk_len_, 0)),
       remaining_(std::exchange(other.remaining_, 0)),
+      peak_(std::exchange(other.peak_, 0)),
       state_(std::exchange(other.state_, State::kStart)),
       args_(std::move(other.args_)),
       error_(std::move(other.error_)) {
@@ -161,14 +162,17 @@ std::span<char> RequestParser::prepare(std::size_t min_size) {
   min_size = std::max<std::size_t>(min_size, 1);
   const std::size_t pending = end_ - cmd_start_;
   if (pending == 0) {
-    // Nothing to keep: start over at the front, and give back a buffer a big bulk left behind.
+    // Nothing to keep: start over at the front. Give back a big buffer that the last round of
+    // reads did not need (peak_ covers the reads since the previous idle point).
     cmd_start_ = pos_ = end_ = scan_ = 0;
-    if (cap_ > kShrinkAbove && min_size <= kShrinkAbove) {
+    if (cap_ > kShrinkAbove && peak_ <= cap_ / 4 && min_size <= kShrinkAbove) {
       buf_.reset();
       cap_ = 0;
     }
+    peak_ = 0;
   }
   const std::size_t need = pending + min_size;  // capacity needed, counted from cmd_start_
+  peak_ = std::max(peak_, need);
   if (cmd_start_ + need <= cap_) {
     // Fits as it is. Compact anyway when that moves no more than what was consumed since the last
     // move: amortised O(1) per byte, and the buffer's hot front stays in use.
@@ -187,6 +191,15 @@ std::span<char> RequestParser::prepare(std::size_t min_size) {
     relocate(grown);
   }
   return {buf_.get() + end_, cap_ - end_};
+}
+
+void RequestParser::trim() noexcept {
+  if (end_ == cmd_start_ && cap_ > kShrinkAbove) {
+    buf_.reset();
+    cap_ = 0;
+    cmd_start_ = pos_ = end_ = scan_ = 0;
+    peak_ = 0;
+  }
 }
 
 void RequestParser::relocate(std::size_t new_cap) {

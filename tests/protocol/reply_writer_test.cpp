@@ -15,6 +15,14 @@ using tessera::protocol::ReplyWriter;
 
 namespace {
 
+// prefix followed by n copies of c (built with append: g++ 12's -Wrestrict misfires on the
+// operator+ spelling of this).
+std::string filled(std::string_view prefix, std::size_t n, char c) {
+  std::string s(prefix);
+  s.append(n, c);
+  return s;
+}
+
 std::string unknown(std::string_view name, std::vector<std::string_view> args) {
   std::string out;
   ReplyWriter(out).unknown_command(name, args);
@@ -93,14 +101,14 @@ TEST_CASE("reply writer: unknown command truncates like Redis's %.128s and %.*s"
   const std::string n200(200, 'n');
   // The name is cut to 128 bytes.
   CHECK(unknown(n200, {}) ==
-        "-ERR unknown command '" + std::string(128, 'n') + "', with args beginning with: \r\n");
+        filled("-ERR unknown command '", 128, 'n') + "', with args beginning with: \r\n");
   // One long argument: cut to 128, and nothing after it (the list is then 131 bytes).
   CHECK(unknown("X", {a200, "b"}) ==
-        "-ERR unknown command 'X', with args beginning with: '" + std::string(128, 'a') + "' \r\n");
+        filled("-ERR unknown command 'X', with args beginning with: '", 128, 'a') + "' \r\n");
   // Two of 100: the second gets what is left of the 128 (128 - 103 = 25 bytes).
   const std::string h100(100, 'h');
   CHECK(unknown("X", {h100, h100, "c"}) == "-ERR unknown command 'X', with args beginning with: '" +
-                                               h100 + "' '" + std::string(25, 'h') + "' \r\n");
+                                               h100 + filled("' '", 25, 'h') + "' \r\n");
   // Under 128 after an argument: the next one is still added.
   const std::string s127(120, 's');
   CHECK(unknown("X", {s127, "tail"}) ==

@@ -24,6 +24,14 @@ namespace errors = tessera::protocol::errors;
 
 namespace {
 
+// prefix followed by n copies of c (built with append: g++ 12's -Wrestrict misfires on the
+// operator+ spelling of this).
+std::string filled(std::string_view prefix, std::size_t n, char c) {
+  std::string s(prefix);
+  s.append(n, c);
+  return s;
+}
+
 void check_all_fragmentations(std::string_view input, const ParseOutcome& expected,
                               ParserLimits limits = {}) {
   for (const std::size_t piece : kFragmentSizes) {
@@ -215,29 +223,29 @@ TEST_CASE("request parser: 64 KB inline line limit") {
 TEST_CASE("request parser: 64 KB multibulk count line limit") {
   const std::size_t max = tessera::protocol::kMaxInlineLen;
   // '\r' at offset 65536 (the '*' is offset 0): a line Redis parses, and rejects as a number.
-  check_all_fragmentations("*" + std::string(max - 1, '1') + "\r\n",
+  check_all_fragmentations(filled("*", max - 1, '1') + "\r\n",
                            commands_then_error({}, errors::kInvalidMultibulkLength));
-  check_all_fragmentations("*" + std::string(max - 1, '1'), commands({}));
+  check_all_fragmentations(filled("*", max - 1, '1'), commands({}));
   // One more byte before the '\r', or that many with no '\r' at all: too big.
-  check_all_fragmentations("*" + std::string(max, '1') + "\r\n",
+  check_all_fragmentations(filled("*", max, '1') + "\r\n",
                            commands_then_error({}, errors::kTooBigMbulkCount));
-  check_all_fragmentations("*" + std::string(max, '1'),
+  check_all_fragmentations(filled("*", max, '1'),
                            commands_then_error({}, errors::kTooBigMbulkCount));
-  check_all_fragmentations("*" + std::string(max + 100, '\n'),
+  check_all_fragmentations(filled("*", max + 100, '\n'),
                            commands_then_error({}, errors::kTooBigMbulkCount));
 }
 
 TEST_CASE("request parser: 64 KB bulk count line limit") {
   const std::size_t max = tessera::protocol::kMaxInlineLen;
-  check_all_fragmentations("*1\r\n$" + std::string(max - 1, '1') + "\r\n",
+  check_all_fragmentations(filled("*1\r\n$", max - 1, '1') + "\r\n",
                            commands_then_error({}, errors::kInvalidBulkLength));
-  check_all_fragmentations("*1\r\n$" + std::string(max - 1, '1'), commands({}));
-  check_all_fragmentations("*1\r\n$" + std::string(max, '1') + "\r\n",
+  check_all_fragmentations(filled("*1\r\n$", max - 1, '1'), commands({}));
+  check_all_fragmentations(filled("*1\r\n$", max, '1') + "\r\n",
                            commands_then_error({}, errors::kTooBigBulkCount));
-  check_all_fragmentations("*1\r\n$" + std::string(max, '1'),
+  check_all_fragmentations(filled("*1\r\n$", max, '1'),
                            commands_then_error({}, errors::kTooBigBulkCount));
   // Redis finds the '\r' before it looks at the '$': a long line not starting with '$' is too big.
-  check_all_fragmentations("*1\r\n" + std::string(max + 1, 'x'),
+  check_all_fragmentations(filled("*1\r\n", max + 1, 'x'),
                            commands_then_error({}, errors::kTooBigBulkCount));
 }
 
@@ -414,7 +422,10 @@ TEST_CASE("request parser: a 100 MB bulk is read by its length") {
     CHECK(big_ok);
     // At most about twice the bulk, however it arrived.
     CHECK(peak <= 2 * input.size() + 65536);
-    // Once consumed, the big buffer is given back.
+    // Once the connection goes back to small commands, the big buffer is given back.
+    p.prepare();
+    p.feed("PING\r\n");
+    CHECK(p.next(argv) == RequestParser::Status::kCommand);
     p.prepare();
     CHECK(p.capacity() <= 1024 * 1024);
   }
@@ -469,4 +480,29 @@ TEST_CASE("request parser: a moved-from parser is empty and usable") {
   CHECK(a.next(argv) == RequestParser::Status::kCommand);
   a = std::move(b);
   CHECK(a.next(argv) == RequestParser::Status::kNeedMore);
+}
+
+TEST_CASE("request parser: a big buffer is kept for a stream of big bulks, and trim() frees it") {
+  const std::string value(8 * 1024 * 1024, 'v');
+  std::string input;
+  tessera::protocol::write_command(input, {"SET", "k", value});
+  RequestParser p;
+  std::vector<std::string_view> argv;
+  std::size_t cap_after_first = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t at = 0; at < input.size(); at += 65536) {
+      const std::size_t n = std::min<std::size_t>(65536, input.size() - at);
+      std::memcpy(p.prepare(n).data(), input.data() + at, n);
+      p.commit(n);
+      while (p.next(argv) == RequestParser::Status::kCommand) CHECK(argv[2].size() == value.size());
+    }
+    if (round == 0) cap_after_first = p.capacity();
+    CHECK(p.capacity() == cap_after_first);  // reused, not reallocated
+  }
+  CHECK(p.capacity() > 8 * 1024 * 1024);
+  p.trim();
+  CHECK(p.capacity() == 0);
+  p.feed("PING\r\n");
+  CHECK(p.next(argv) == RequestParser::Status::kCommand);
+  CHECK(argv == std::vector<std::string_view>{"PING"});
 }

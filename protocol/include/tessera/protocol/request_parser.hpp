@@ -109,13 +109,18 @@ class RequestParser {
 
   const ParserLimits& limits() const noexcept { return limits_; }
 
+  // Gives back a buffer larger than 1 MB when nothing is pending (a large bulk otherwise keeps
+  // its buffer until the connection's next small read). For the server's idle timer; cheap.
+  void trim() noexcept;
+
  private:
   enum class State : std::uint8_t { kStart, kCount, kBulkLen, kBulkData, kInline, kError };
   struct ArgRef {
     std::size_t offset;  // from cmd_start_, so the buffer may move under a partial command
     std::size_t size;
   };
-  // Above this capacity an idle buffer (nothing pending) is given back.
+  // A buffer above this capacity is given back once a round of reads needed under a quarter of
+  // it (so a stream of large bulks keeps its buffer, and one large bulk does not pin it).
   static constexpr std::size_t kShrinkAbove = 1024 * 1024;
 
   // Looks for the '\r' that ends the header line at pos_ and for the byte after it. Returns true
@@ -135,6 +140,7 @@ class RequestParser {
   std::size_t scan_ = 0;       // the current line was searched for its terminator up to here
   std::size_t bulk_len_ = 0;   // kBulkData: length of the pending bulk (without its CRLF)
   std::size_t remaining_ = 0;  // bulks still expected by the current multibulk
+  std::size_t peak_ = 0;       // the most capacity prepare() needed since the buffer was last idle
   State state_ = State::kStart;
   std::vector<ArgRef> args_;
   std::string error_;
