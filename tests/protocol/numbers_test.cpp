@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "tessera/protocol/numbers.hpp"
 
@@ -18,11 +19,12 @@ TEST_CASE("parse_int64: accepts what string2ll accepts") {
       {"9223372036854775807", INT64_MAX},
       {"-9223372036854775808", INT64_MIN},
   };
-  for (const auto& [text, value] : good) {
+  for (const auto& entry : good) {
+    const std::string_view text = entry.first;
     CAPTURE(text);
     std::int64_t v = 7;
     CHECK(parse_int64(text, v));
-    CHECK(v == value);
+    CHECK(v == entry.second);
   }
 }
 
