@@ -1,0 +1,42 @@
+// In-process client: the real Session (command table, batching, cross-shard hops) on a real,
+// running ShardSet, with a string instead of a socket. For unit tests and the command fuzzer.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tessera/protocol/request_parser.hpp>
+#include <tessera/server/server_state.hpp>
+#include <tessera/server/session.hpp>
+#include <tessera/server/shard_set.hpp>
+
+namespace tessera::server {
+
+class LocalClient {
+ public:
+  // `shards` must be started; this client's connection lives on shard `home`. Blocking calls: never
+  // call them from a shard thread.
+  LocalClient(ShardSet& shards, ServerState& state, unsigned home = 0);
+  ~LocalClient();
+
+  // Feeds raw request bytes through the real parser and returns every reply byte they produce
+  // (an incomplete trailing command stays buffered for the next call).
+  std::string send(std::string_view bytes);
+  // Encodes argv as a multibulk command and sends it.
+  std::string call(std::initializer_list<std::string_view> argv);
+  std::string call(const std::vector<std::string>& argv);
+  // True once the session ended (QUIT, protocol error); later sends return "".
+  bool closed() const { return closed_; }
+
+ private:
+  ShardSet& shards_;
+  unsigned home_;
+  std::unique_ptr<protocol::RequestParser> parser_;
+  std::unique_ptr<Session> session_;
+  bool closed_ = false;
+};
+
+}  // namespace tessera::server

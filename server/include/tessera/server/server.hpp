@@ -1,0 +1,59 @@
+// The server: one acceptor on the main thread handing sockets round-robin to the shard threads,
+// signal handling, the per-shard once-a-second tick (idle timeouts), and orderly shutdown: stop
+// accepting, let every connection finish writing what it computed, then stop the shards, all
+// within about a second.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <tessera/server/config.hpp>
+#include <tessera/server/server_state.hpp>
+#include <tessera/server/shard_set.hpp>
+
+namespace tessera::server {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; throws boost::system::system_error when it cannot. port() is then the real
+  // port (useful with --port 0).
+  void listen();
+  // Serves until stop() or, with handle_signals, SIGINT/SIGTERM; returns once shut down.
+  void run(bool handle_signals = true);
+  // From any thread.
+  void stop();
+
+  int port() const { return state_.port.load(); }
+  ServerState& state() { return state_; }
+  ShardSet& shards() { return shards_; }
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> tick(Shard& shard);
+  asio::awaitable<void> drain_and_exit();
+  void begin_shutdown();
+
+  ServerState state_;
+  ShardSet shards_;
+  asio::io_context main_{1};
+  asio::ip::tcp::acceptor acceptor_{main_};
+  asio::signal_set signals_{main_};
+  bool shutting_down_ = false;
+};
+
+// Raises RLIMIT_NOFILE as far as allowed for maxclients (plus a reserve for the server's own
+// descriptors) and lowers config.maxclients when the hard limit is too low, as Redis does. Returns
+// a line to log, or "" when nothing had to change.
+std::string adjust_open_file_limit(Config& config);
+
+}  // namespace tessera::server

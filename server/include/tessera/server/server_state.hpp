@@ -1,0 +1,31 @@
+// What every thread may read about the running server: the configuration (immutable once serving,
+// except the few values CONFIG SET may change, mirrored as atomics) and the global counters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include <tessera/server/config.hpp>
+
+namespace tessera::server {
+
+struct ServerState {
+  explicit ServerState(Config c)
+      : config(std::move(c)),
+        maxmemory(config.maxmemory),
+        timeout(config.timeout),
+        started(std::chrono::steady_clock::now()) {}
+
+  const Config config;
+  std::atomic<std::uint64_t> maxmemory;  // CONFIG SET maxmemory
+  std::atomic<std::uint64_t> timeout;    // CONFIG SET timeout
+  std::atomic<std::uint64_t> connected_clients{0};
+  std::atomic<std::uint64_t> total_connections{0};
+  std::atomic<std::uint64_t> rejected_connections{0};
+  std::atomic<std::uint64_t> next_client_id{1};
+  std::atomic<int> port{0};  // the port actually bound
+  const std::chrono::steady_clock::time_point started;
+};
+
+}  // namespace tessera::server

@@ -1,0 +1,87 @@
+// Connection: the socket side of a session (design note in connection.hpp).
+#include "connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <tessera/protocol/request_parser.hpp>
+
+namespace tessera::server {
+
+namespace {
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+}
+
+class Connection::SocketSink final : public ReplySink {
+ public:
+  SocketSink(Connection& c, Shard& shard) : c_(c), shard_(shard) {}
+  asio::awaitable<bool> write(std::string_view bytes) override {
+    auto [ec, n] = co_await asio::async_write(c_.socket_, asio::buffer(bytes), kUseTuple);
+    c_.last_active_s = shard_.clock_s();
+    co_return !ec;
+  }
+
+ private:
+  Connection& c_;
+  Shard& shard_;
+};
+
+Connection::Connection(ShardSet& shards, ServerState& state, unsigned home,
+                       asio::ip::tcp::socket socket)
+    : shards_(shards), state_(state), home_(home), socket_(std::move(socket)) {}
+
+void Connection::shut_down() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  if (reading_) socket_.cancel(ec);  // a write in progress is left to finish
+}
+
+void Connection::close_now() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+}
+
+asio::awaitable<void> Connection::run() {
+  Shard& shard = shards_.shard(home_);
+  // Registered for the idle sweep and shutdown until the end, whatever way the loop ends.
+  struct Registration {
+    Shard& shard;
+    ServerState& state;
+    std::list<ConnectionHook*>::iterator it;
+    ~Registration() {
+      shard.connections().erase(it);
+      state.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } registration{shard, state_, shard.connections().insert(shard.connections().end(), this)};
+  ++shard.counters().connections_received;
+  last_active_s = shard.clock_s();
+
+  protocol::RequestParser parser;
+  Session session(shards_, state_, home_);
+  SocketSink sink(*this, shard);
+  const std::uint64_t query_limit = state_.config.client_query_buffer_limit;
+  while (!stopping_) {
+    auto space = parser.prepare();
+    reading_ = true;
+    auto [ec, n] =
+        co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), kUseTuple);
+    reading_ = false;
+    if (ec) break;
+    parser.commit(n);
+    last_active_s = shard.clock_s();
+    if (parser.buffered() > query_limit) {
+      spdlog::warn("Closing client that reached max query buffer length: id={} qbuf={}",
+                   session.id(), parser.buffered());
+      break;
+    }
+    if (co_await session.drain(parser, sink) == Session::Verdict::kClose) break;
+  }
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace tessera::server

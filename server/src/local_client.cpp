@@ -1,0 +1,68 @@
+// LocalClient: a Session driven from a test thread (see local_client.hpp).
+#include <tessera/server/local_client.hpp>
+
+#include <exception>
+#include <future>
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace tessera::server {
+
+namespace {
+class StringSink final : public ReplySink {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+  asio::awaitable<bool> write(std::string_view bytes) override {
+    out_.append(bytes);
+    co_return true;
+  }
+
+ private:
+  std::string& out_;
+};
+}  // namespace
+
+LocalClient::LocalClient(ShardSet& shards, ServerState& state, unsigned home)
+    : shards_(shards),
+      home_(home),
+      parser_(std::make_unique<protocol::RequestParser>()),
+      session_(std::make_unique<Session>(shards, state, home)) {}
+
+LocalClient::~LocalClient() = default;
+
+std::string LocalClient::send(std::string_view bytes) {
+  if (closed_) return {};
+  std::string out;
+  std::promise<void> done;
+  asio::co_spawn(
+      shards_.shard(home_).context(),
+      [&]() -> asio::awaitable<void> {
+        parser_->feed(bytes);
+        StringSink sink(out);
+        if (co_await session_->drain(*parser_, sink) == Session::Verdict::kClose) closed_ = true;
+      },
+      [&](std::exception_ptr e) {
+        if (e) {
+          done.set_exception(e);
+        } else {
+          done.set_value();
+        }
+      });
+  done.get_future().get();
+  return out;
+}
+
+std::string LocalClient::call(std::initializer_list<std::string_view> argv) {
+  std::string req;
+  protocol::write_command(req, argv);
+  return send(req);
+}
+
+std::string LocalClient::call(const std::vector<std::string>& argv) {
+  std::vector<std::string_view> views(argv.begin(), argv.end());
+  std::string req;
+  protocol::write_command(req, views);
+  return send(req);
+}
+
+}  // namespace tessera::server
