@@ -142,9 +142,10 @@ ScanRange::~ScanRange() = default;
 
 Client& ScanRange::client(std::size_t i) {
   if (!clients_.empty()) return *clients_[i];
-  if (!owned_ || server_ != i) {
+  if (!owned_ || owned_index_ != i) {
     owned_.reset();  // one connection at a time
     owned_ = std::make_unique<Client>(to_connect_[i]);
+    owned_index_ = i;
   }
   return *owned_;
 }

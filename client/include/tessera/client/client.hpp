@@ -85,9 +85,10 @@ class ScanRange {
   void fetch_until_key_or_end();
   void advance();
 
-  std::vector<Client*> clients_;           // borrowed, or pointing into owned_
+  std::vector<Client*> clients_;           // borrowed (empty when connecting lazily)
   std::vector<ClientOptions> to_connect_;  // servers connected lazily, one at a time
   std::unique_ptr<Client> owned_;          // the current lazily connected server
+  std::size_t owned_index_ = 0;            // which server owned_ is connected to
   std::string match_;
   std::size_t count_;
   std::size_t server_ = 0;

@@ -75,8 +75,10 @@ class LatencyHistogram {
   std::uint64_t percentile(double percent) const {
     if (total_ == 0) return 0;
     percent = std::clamp(percent, 0.0, 100.0);
-    auto target =
-        static_cast<std::uint64_t>(std::ceil(percent / 100.0 * static_cast<double>(total_)));
+    // The rank of the percentile; the tiny margin keeps 99.9% of 1000 at rank 999, not 1000
+    // (99.9 / 100 * 1000 is 999.0000000000001 in binary floating point).
+    const double rank = percent / 100.0 * static_cast<double>(total_);
+    auto target = static_cast<std::uint64_t>(std::ceil(rank - rank * 1e-12));
     target = std::max<std::uint64_t>(target, 1);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < kCounters; ++i) {
