@@ -1,0 +1,357 @@
+// map_bench: tessera::map against absl::flat_hash_map, boost::unordered_flat_map (1.81) and
+// std::unordered_map, plus the server's store (KvMap).
+//
+// Workload (issue 3): 1,000,000 std::string keys of 16 bytes -> 32-byte std::string values.
+// Benchmarks are named <op>/<map>; each run times one pass over the 1M keys and reports the time
+// PER OPERATION (manual time = elapsed / ops), so "Time" reads as ns/op. Run with
+//   map_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+// and read the medians.
+//
+//   insert       1M inserts into an empty map (no reserve): includes every growth
+//   lookup_hit   1M successful lookups in random order
+//   lookup_miss  1M lookups of absent keys
+//   erase        1M erases in random order
+//   churn        after 50 rounds of (erase 10% of the keys + insert 10% new keys), 1M successful
+//                lookups in random order: the figure is the lookups (compare with lookup_hit)
+//   iterate      one pass over every entry (ns per entry)
+//   memory       bytes per entry after 1M inserts (counter bytes_per_entry: heap bytes the map and
+//                its strings hold, measured by this binary's operator new; peak_bytes_per_entry:
+//                the most held at any moment while inserting, i.e. during the last growth)
+//
+// Hash functions: each map uses its library's default for std::string (what a user gets):
+// tessera its own (hash.hpp), absl its string hash (absl::Hash<absl::string_view>, which is what
+// flat_hash_map<std::string, ...> uses), boost boost::hash<std::string>, std std::hash.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <absl/container/flat_hash_map.h>
+#include <algorithm>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <numeric>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tessera/map/hash_map.hpp"
+#include "tessera/map/kv_map.hpp"
+
+// ---- heap accounting: every allocation of this process, by usable size
+// ----------------------------
+
+namespace {
+std::size_t g_live = 0;
+std::size_t g_peak = 0;
+void* counted_alloc(std::size_t n) {
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  g_live += malloc_usable_size(p);
+  g_peak = std::max(g_peak, g_live);
+  return p;
+}
+void counted_free(void* p) noexcept {
+  if (!p) return;
+  g_live -= malloc_usable_size(p);
+  std::free(p);
+}
+void* counted_aligned(std::size_t n, std::size_t a) {
+  void* p = nullptr;
+  if (posix_memalign(&p, std::max(a, sizeof(void*)), n ? n : 1) != 0) throw std::bad_alloc();
+  g_live += malloc_usable_size(p);
+  g_peak = std::max(g_peak, g_live);
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_aligned(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_aligned(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+
+namespace {
+
+constexpr std::size_t kN = 1'000'000;
+constexpr int kChurnRounds = 50;
+constexpr std::size_t kChurnBatch = kN / 10;
+
+// 16 random characters; the first one tells the families apart so hits and misses never collide.
+std::string random_key(std::mt19937_64& rng, char family) {
+  static constexpr char kAlphabet[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::string s(16, family);
+  for (std::size_t i = 1; i < 16; ++i) s[i] = kAlphabet[rng() % 62];
+  return s;
+}
+
+struct Data {
+  std::vector<std::string> keys;     // the 1M keys ('k...')
+  std::vector<std::string> values;   // 32-byte values
+  std::vector<std::string> misses;   // 1M absent keys ('m...')
+  std::vector<std::uint32_t> order;  // a random permutation of 0..kN-1
+  Data() {
+    std::mt19937_64 rng(42);
+    keys.reserve(kN);
+    values.reserve(kN);
+    misses.reserve(kN);
+    for (std::size_t i = 0; i < kN; ++i) {
+      keys.push_back(random_key(rng, 'k'));
+      values.push_back(random_key(rng, 'v') + random_key(rng, 'v'));
+      misses.push_back(random_key(rng, 'm'));
+    }
+    order.resize(kN);
+    std::iota(order.begin(), order.end(), 0u);
+    std::shuffle(order.begin(), order.end(), rng);
+  }
+};
+const Data& data() {
+  static const Data d;
+  return d;
+}
+
+// ---- one adaptor per map ------------------------------------------------------------------------
+
+struct Tessera {
+  static constexpr const char* kName = "tessera";
+  using Map = tessera::map::StringHashMap<std::string>;
+  static void insert(Map& m, const std::string& k, const std::string& v) { m.put(k, v); }
+  static const std::string* find(const Map& m, const std::string& k) {
+    return m.get_ptr(std::string_view(k));
+  }
+  static bool erase(Map& m, const std::string& k) { return m.remove(std::string_view(k)); }
+  template <class F>
+  static void for_each(const Map& m, F&& f) {
+    for (auto e : m) f(*e.key_ptr, *e.value_ptr);
+  }
+};
+
+// The server's store: one block per entry, 8 table bytes per slot.
+struct Kv {
+  static constexpr const char* kName = "kvmap";
+  using Map = tessera::map::KvMap;
+  static void insert(Map& m, const std::string& k, const std::string& v) { m.put(k, v); }
+  static std::optional<std::string_view> find(const Map& m, const std::string& k) {
+    return m.get(k);
+  }
+  static bool erase(Map& m, const std::string& k) { return m.remove(k); }
+  template <class F>
+  static void for_each(const Map& m, F&& f) {
+    std::uint64_t c = 0;
+    do {
+      c = m.scan(c, 1000, f);
+    } while (c != 0);
+  }
+};
+
+template <class M, const char* Name>
+struct StdLike {
+  static constexpr const char* kName = Name;
+  using Map = M;
+  static void insert(Map& m, const std::string& k, const std::string& v) {
+    m.insert_or_assign(k, v);
+  }
+  static const std::string* find(const Map& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? nullptr : &it->second;
+  }
+  static bool erase(Map& m, const std::string& k) { return m.erase(k) != 0; }
+  template <class F>
+  static void for_each(const Map& m, F&& f) {
+    for (const auto& [k, v] : m) f(k, v);
+  }
+};
+constexpr char kAbsl[] = "absl";
+constexpr char kBoost[] = "boost";
+constexpr char kStd[] = "std";
+using Absl = StdLike<absl::flat_hash_map<std::string, std::string>, kAbsl>;
+using Boost = StdLike<boost::unordered_flat_map<std::string, std::string>, kBoost>;
+using Std = StdLike<std::unordered_map<std::string, std::string>, kStd>;
+
+// A StringHashMap<std::string> is the alternative store for the server; its memory row is
+// `memory/tessera`, KvMap's is `memory/kvmap`.
+
+template <class T>
+void build(typename T::Map& m) {
+  const Data& d = data();
+  for (std::size_t i = 0; i < kN; ++i) T::insert(m, d.keys[i], d.values[i]);
+}
+
+using Clock = std::chrono::steady_clock;
+void set_per_op(benchmark::State& state, Clock::time_point t0, std::size_t ops) {
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  state.SetIterationTime(s / static_cast<double>(ops));
+}
+
+template <class T>
+std::size_t found_size(const typename T::Map& m, const std::string& k) {
+  auto r = T::find(m, k);
+  return r ? r->size() : 0;
+}
+
+template <class T>
+void bm_insert(benchmark::State& state) {
+  const Data& d = data();
+  for (auto _ : state) {
+    auto m = std::make_unique<typename T::Map>();
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < kN; ++i) T::insert(*m, d.keys[i], d.values[i]);
+    set_per_op(state, t0, kN);
+    benchmark::DoNotOptimize(m.get());
+  }
+}
+
+template <class T>
+void lookups(benchmark::State& state, const typename T::Map& m,
+             const std::vector<std::string>& keys, std::size_t expect_found) {
+  const Data& d = data();
+  const auto t0 = Clock::now();
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < kN; ++i) found += found_size<T>(m, keys[d.order[i]]) != 0;
+  set_per_op(state, t0, kN);
+  benchmark::DoNotOptimize(found);
+  if (found != expect_found) state.SkipWithError("wrong lookup result");
+}
+
+template <class T>
+void bm_lookup_hit(benchmark::State& state) {
+  for (auto _ : state) {
+    typename T::Map m;
+    build<T>(m);
+    lookups<T>(state, m, data().keys, kN);
+  }
+}
+
+template <class T>
+void bm_lookup_miss(benchmark::State& state) {
+  for (auto _ : state) {
+    typename T::Map m;
+    build<T>(m);
+    lookups<T>(state, m, data().misses, 0);
+  }
+}
+
+template <class T>
+void bm_erase(benchmark::State& state) {
+  const Data& d = data();
+  for (auto _ : state) {
+    typename T::Map m;
+    build<T>(m);
+    const auto t0 = Clock::now();
+    std::size_t erased = 0;
+    for (std::size_t i = 0; i < kN; ++i) erased += T::erase(m, d.keys[d.order[i]]);
+    set_per_op(state, t0, kN);
+    if (erased != kN) state.SkipWithError("wrong erase result");
+  }
+}
+
+template <class T>
+void bm_churn(benchmark::State& state) {
+  const Data& d = data();
+  for (auto _ : state) {
+    typename T::Map m;
+    build<T>(m);
+    std::vector<std::string> live = d.keys;
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < kChurnRounds; ++round) {
+      // Erase 10% chosen at random (the chosen keys move to the tail of `live`), then insert as
+      // many new keys in their place.
+      for (std::size_t j = 0; j < kChurnBatch; ++j) {
+        const std::size_t at = rng() % (live.size() - j);
+        std::swap(live[at], live[live.size() - 1 - j]);
+        T::erase(m, live[live.size() - 1 - j]);
+      }
+      for (std::size_t j = 0; j < kChurnBatch; ++j) {
+        std::string k = random_key(rng, 'n');
+        T::insert(m, k, d.values[j]);
+        live[live.size() - 1 - j] = std::move(k);
+      }
+    }
+    // The lookups: every live key, in a random order.
+    const auto t0 = Clock::now();
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < kN; ++i) found += found_size<T>(m, live[d.order[i]]) != 0;
+    set_per_op(state, t0, kN);
+    if (found != kN) state.SkipWithError("wrong churn lookup result");
+  }
+}
+
+template <class T>
+void bm_iterate(benchmark::State& state) {
+  for (auto _ : state) {
+    typename T::Map m;
+    build<T>(m);
+    const auto t0 = Clock::now();
+    std::size_t n = 0;
+    std::size_t bytes = 0;
+    T::for_each(m, [&](const auto& k, const auto& v) {
+      ++n;
+      bytes += k.size() + v.size();
+    });
+    set_per_op(state, t0, kN);
+    benchmark::DoNotOptimize(bytes);
+    if (n != kN) state.SkipWithError("wrong iteration count");
+  }
+}
+
+template <class T>
+void bm_memory(benchmark::State& state) {
+  data();
+  for (auto _ : state) {
+    const std::size_t before = g_live;
+    g_peak = g_live;
+    auto m = std::make_unique<typename T::Map>();
+    const auto t0 = Clock::now();
+    build<T>(*m);
+    set_per_op(state, t0, kN);
+    state.counters["bytes_per_entry"] = static_cast<double>(g_live - before) / kN;
+    state.counters["peak_bytes_per_entry"] = static_cast<double>(g_peak - before) / kN;
+  }
+}
+
+template <class T>
+void reg(const char* op, void (*fn)(benchmark::State&)) {
+  benchmark::RegisterBenchmark((std::string(op) + "/" + T::kName).c_str(), fn)
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kNanosecond);
+}
+
+// One op for every map, one after the other, so that the figures compared sit close in time.
+#define TESSERA_REGISTER_OP(op)        \
+  reg<Tessera>(#op, bm_##op<Tessera>); \
+  reg<Absl>(#op, bm_##op<Absl>);       \
+  reg<Boost>(#op, bm_##op<Boost>);     \
+  reg<Std>(#op, bm_##op<Std>);         \
+  reg<Kv>(#op, bm_##op<Kv>)
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TESSERA_REGISTER_OP(insert);
+  TESSERA_REGISTER_OP(lookup_hit);
+  TESSERA_REGISTER_OP(lookup_miss);
+  TESSERA_REGISTER_OP(erase);
+  TESSERA_REGISTER_OP(churn);
+  TESSERA_REGISTER_OP(iterate);
+  TESSERA_REGISTER_OP(memory);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
