@@ -30,7 +30,39 @@ std::string describe_byte(char c) {
 
 ReplyReader::ReplyReader(ReaderLimits limits) : limits_(limits) {}
 
+ReplyReader::ReplyReader(ReplyReader&& other) noexcept : limits_(other.limits_) {
+  *this = std::move(other);
+}
+
+// stack_[0].array and bulk_ may point at other.root_ itself (everything deeper lives in heap
+// vectors that move along), so those two are re-pointed at this->root_.
+ReplyReader& ReplyReader::operator=(ReplyReader&& other) noexcept {
+  if (this == &other) return *this;
+  Reply* const old_root = &other.root_;
+  limits_ = other.limits_;
+  buf_ = std::move(other.buf_);
+  cap_ = std::exchange(other.cap_, 0);
+  begin_ = std::exchange(other.begin_, 0);
+  end_ = std::exchange(other.end_, 0);
+  scan_ = std::exchange(other.scan_, 0);
+  state_ = std::exchange(other.state_, State::kValue);
+  root_ = std::move(other.root_);
+  stack_ = std::move(other.stack_);
+  bulk_ = std::exchange(other.bulk_, nullptr);
+  bulk_left_ = std::exchange(other.bulk_left_, 0);
+  error_ = std::move(other.error_);
+  if (!stack_.empty() && stack_.front().array == old_root) stack_.front().array = &root_;
+  if (bulk_ == old_root) bulk_ = &root_;
+  other.root_ = Reply{};
+  other.stack_.clear();
+  other.error_.clear();
+  return *this;
+}
+
 std::span<char> ReplyReader::prepare(std::size_t min_size) {
+  if (min_size > (std::size_t{1} << 40)) {
+    throw std::length_error("ReplyReader::prepare: read too large");
+  }
   min_size = std::max<std::size_t>(min_size, 1);
   const std::size_t pending = end_ - begin_;
   if (pending == 0) begin_ = end_ = scan_ = 0;

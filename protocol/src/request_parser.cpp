@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -152,13 +151,27 @@ RequestParser::RequestParser(RequestParser&& other) noexcept
 
 RequestParser& RequestParser::operator=(RequestParser&& other) noexcept {
   if (this != &other) {
-    this->~RequestParser();
-    new (this) RequestParser(std::move(other));
+    limits_ = other.limits_;
+    buf_ = std::move(other.buf_);
+    cap_ = std::exchange(other.cap_, 0);
+    cmd_start_ = std::exchange(other.cmd_start_, 0);
+    pos_ = std::exchange(other.pos_, 0);
+    end_ = std::exchange(other.end_, 0);
+    scan_ = std::exchange(other.scan_, 0);
+    bulk_len_ = std::exchange(other.bulk_len_, 0);
+    remaining_ = std::exchange(other.remaining_, 0);
+    peak_ = std::exchange(other.peak_, 0);
+    state_ = std::exchange(other.state_, State::kStart);
+    args_ = std::move(other.args_);
+    error_ = std::move(other.error_);
+    other.args_.clear();
+    other.error_.clear();
   }
   return *this;
 }
 
 std::span<char> RequestParser::prepare(std::size_t min_size) {
+  if (min_size > kMaxReadSize) throw std::length_error("RequestParser::prepare: read too large");
   min_size = std::max<std::size_t>(min_size, 1);
   const std::size_t pending = end_ - cmd_start_;
   if (pending == 0) {

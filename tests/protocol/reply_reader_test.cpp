@@ -220,3 +220,30 @@ TEST_CASE("reply reader: many pipelined replies") {
   }
   check_all(input, expected);
 }
+
+TEST_CASE("reply reader: a reader moved mid-reply carries on") {
+  ReplyReader a;
+  a.feed("*2\r\n$5\r\nhel");
+  Reply out;
+  CHECK(a.next(out) == ReplyReader::Status::kNeedMore);
+  ReplyReader b(std::move(a));
+  b.feed("lo\r\n*1\r\n:7");
+  CHECK(b.next(out) == ReplyReader::Status::kNeedMore);
+  ReplyReader c;
+  c = std::move(b);
+  c.feed("\r\n");
+  REQUIRE(c.next(out) == ReplyReader::Status::kReply);
+  CHECK(out == array({bulk("hello"), array({integer(7)})}));
+  // A bulk at the root, moved while pending.
+  ReplyReader d;
+  d.feed("$3\r\nab");
+  CHECK(d.next(out) == ReplyReader::Status::kNeedMore);
+  ReplyReader e(std::move(d));
+  e.feed("c\r\n");
+  REQUIRE(e.next(out) == ReplyReader::Status::kReply);
+  CHECK(out == bulk("abc"));
+  // The moved-from readers are empty and usable.
+  a.feed("+OK\r\n");  // NOLINT(bugprone-use-after-move)
+  REQUIRE(a.next(out) == ReplyReader::Status::kReply);
+  CHECK(out == simple("OK"));
+}

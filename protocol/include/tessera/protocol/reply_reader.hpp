@@ -45,6 +45,11 @@ class ReplyReader {
   enum class Status { kNeedMore, kReply, kError };
 
   explicit ReplyReader(ReaderLimits limits = {});
+  // A moved-from reader is empty and usable, as if just constructed with the same limits.
+  ReplyReader(ReplyReader&& other) noexcept;
+  ReplyReader& operator=(ReplyReader&& other) noexcept;
+  ReplyReader(const ReplyReader&) = delete;
+  ReplyReader& operator=(const ReplyReader&) = delete;
 
   // Writable space (>= min_size bytes) for the next read; commit(n) after writing n bytes there.
   std::span<char> prepare(std::size_t min_size = kDefaultReadSize);

@@ -76,7 +76,8 @@ class RequestParser {
   // Writable space (>= min_size bytes) for the next read. When a large bulk is pending, the space
   // reaches toward the end of the bulk (growing in bounded steps), so the rest of the bulk is read
   // straight into its final place. Invalidates the argument views of every command returned so
-  // far (it may compact or move the buffer). Throws std::bad_alloc; the parser is then unchanged.
+  // far (it may compact or move the buffer). Throws std::bad_alloc (the parser is then unchanged),
+  // or std::length_error for a min_size above 1 TB.
   std::span<char> prepare(std::size_t min_size = kDefaultReadSize);
 
   // n bytes were written at the start of the span from the last prepare(). Throws
@@ -122,6 +123,8 @@ class RequestParser {
   // A buffer above this capacity is given back once a round of reads needed under a quarter of
   // it (so a stream of large bulks keeps its buffer, and one large bulk does not pin it).
   static constexpr std::size_t kShrinkAbove = 1024 * 1024;
+  // prepare() refuses larger reads (a caller bug; keeps the size arithmetic far from overflow).
+  static constexpr std::size_t kMaxReadSize = std::size_t{1} << 40;
 
   // Looks for the '\r' that ends the header line at pos_ and for the byte after it. Returns true
   // with `cr` set when the whole line is there; false when more input is needed or on error
