@@ -16,8 +16,8 @@
 using namespace tessera::map;
 using map_test::scale;
 
-TEST_CASE("differential (a): normal context, 1M random operations") {
-  map_test::differential_u64<AutoHashMap<std::uint64_t, std::uint64_t>>(1'000'000 * scale(), 20'000,
+TEST_CASE("differential (a): normal context, 600k random operations") {
+  map_test::differential_u64<AutoHashMap<std::uint64_t, std::uint64_t>>(600'000 * scale(), 20'000,
                                                                         1);
 }
 
@@ -32,17 +32,18 @@ TEST_CASE("differential (b): every hash collides, 100k random operations") {
 }
 
 TEST_CASE("differential (c): tombstone churn keeps probes short and the table from growing") {
-  map_test::churn_test(4000, 1'000'000 * scale());
+  map_test::churn_test(4000, 600'000 * scale());
 }
 
-TEST_CASE("differential (d): counted keys and values, no leak and no double destroy") {
+TEST_CASE(
+    "differential (d): counted keys and values (200k operations), no leak and no double destroy") {
   using M = HashMap<map_test::Counted, map_test::Counted, map_test::CountedContext>;
   const long before = map_test::Counted::live;
   {
     M map;
     std::unordered_map<std::uint64_t, std::uint64_t> ref;
     std::mt19937_64 rng(4);
-    const std::size_t ops = 300'000 * scale();
+    const std::size_t ops = 200'000 * scale();
     for (std::size_t i = 0; i < ops; ++i) {
       const std::uint64_t k = rng() % 5000;
       const std::uint64_t v = rng();
@@ -107,11 +108,11 @@ TEST_CASE("differential (d): counted keys and values, no leak and no double dest
   CHECK(map_test::Counted::live == before);
 }
 
-TEST_CASE("differential: StringHashMap<std::string>, 300k random operations") {
+TEST_CASE("differential: StringHashMap<std::string>, 200k random operations") {
   StringHashMap<std::string> map;
   std::unordered_map<std::string, std::string> ref;
   std::mt19937_64 rng(5);
-  const std::size_t ops = 300'000 * scale();
+  const std::size_t ops = 200'000 * scale();
   auto key = [&] { return "k" + std::to_string(rng() % 8000); };
   for (std::size_t i = 0; i < ops; ++i) {
     const std::string k = key();
@@ -140,11 +141,11 @@ TEST_CASE("differential: StringHashMap<std::string>, 300k random operations") {
   }
 }
 
-TEST_CASE("differential: KvMap, 300k random operations with stats and memory accounting") {
+TEST_CASE("differential: KvMap, 200k random operations with stats and memory accounting") {
   KvMap map;
   std::unordered_map<std::string, std::string> ref;
   std::mt19937_64 rng(6);
-  const std::size_t ops = 300'000 * scale();
+  const std::size_t ops = 200'000 * scale();
   for (std::size_t i = 0; i < ops; ++i) {
     const std::string k = "key:" + std::to_string(rng() % 20000);
     switch (rng() % 5) {

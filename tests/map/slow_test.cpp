@@ -6,3 +6,12 @@
 TEST_CASE("seed 25: rehash at the seed size (n = 4 x 100k..500k)") {
   map_test::rehash_test(100000, 500000);
 }
+
+TEST_CASE("differential at full size: 5M random operations, normal context") {
+  map_test::differential_u64<tessera::map::AutoHashMap<std::uint64_t, std::uint64_t>>(5'000'000,
+                                                                                      200'000, 11);
+}
+
+TEST_CASE("tombstone churn at full size: 5M remove+insert pairs over 100k live keys") {
+  map_test::churn_test(100'000, 5'000'000);
+}
