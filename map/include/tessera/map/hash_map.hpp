@@ -761,11 +761,7 @@ class HashMapUnmanaged {
     }
 
    private:
-    void skip() noexcept {
-      const Size cap = map_ ? map_->capacity() : 0;
-      while (index_ < cap && !(map_->metadata_[index_] & detail::kUsedBit)) ++index_;
-      if (index_ > cap) index_ = cap;
-    }
+    void skip() noexcept { index_ = map_ ? map_->next_used(index_) : 0; }
     MapPtr map_ = nullptr;
     Size index_ = 0;
   };
@@ -1014,8 +1010,7 @@ class HashMapUnmanaged {
     if (!metadata_) return;
     if constexpr (!std::is_trivially_destructible_v<K> ||
                   !std::is_trivially_destructible_v<StoredValue>) {
-      for (Size i = 0, seen = 0; seen < size_; ++i) {
-        if (!(metadata_[i] & detail::kUsedBit)) continue;
+      for (Size i = next_used(0), seen = 0; seen < size_; i = next_used(i + 1)) {
         ++seen;
         destroy_at(i);
       }
@@ -1027,6 +1022,20 @@ class HashMapUnmanaged {
   }
 
   // ---- probing ----------------------------------------------------------------------------------
+
+  // The first used slot at or after i, or capacity() (a group at a time).
+  Size next_used(Size i) const noexcept {
+    const Size cap = capacity();
+    while (i < cap) {
+      const detail::Group g(metadata_ + i);
+      const Size n = std::min(detail::kGroupWidth, cap - i);
+      const std::uint32_t used = g.used() & ((std::uint32_t{1} << n) - 1);
+      if (used) return i + static_cast<Size>(std::countr_zero(used));
+      i += n;
+    }
+    return cap;
+  }
+
 
   // The slot holding q, or kNotFound. Stores q's hash in *hash_out when asked.
   template <class Q, class A>
@@ -1274,8 +1283,7 @@ class HashMapUnmanaged {
       const Header* old = header();
       grows += old->grows;
       rehashes = old->rehashes;
-      for (Size i = 0, seen = 0; seen < size_; ++i) {
-        if (!(metadata_[i] & detail::kUsedBit)) continue;
+      for (Size i = next_used(0), seen = 0; seen < size_; i = next_used(i + 1)) {
         ++seen;
         const Hash h = ctx.hash(keys()[i]);
         const Size j = next.slot_for_absent(h);
