@@ -1,6 +1,7 @@
 // LocalClient: a Session driven from a test thread (see local_client.hpp).
 #include <tessera/server/local_client.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <future>
 
@@ -11,14 +12,19 @@ namespace tessera::server {
 namespace {
 class StringSink final : public ReplySink {
  public:
-  explicit StringSink(std::string& out) : out_(out) {}
+  StringSink(std::string& out, std::size_t& writes, std::size_t& largest)
+      : out_(out), writes_(writes), largest_(largest) {}
   asio::awaitable<bool> write(std::string_view bytes) override {
     out_.append(bytes);
+    ++writes_;
+    largest_ = std::max(largest_, bytes.size());
     co_return true;
   }
 
  private:
   std::string& out_;
+  std::size_t& writes_;
+  std::size_t& largest_;
 };
 }  // namespace
 
@@ -38,7 +44,7 @@ std::string LocalClient::send(std::string_view bytes) {
       shards_.shard(home_).context(),
       [&]() -> asio::awaitable<void> {
         parser_->feed(bytes);
-        StringSink sink(out);
+        StringSink sink(out, writes_, largest_write_);
         if (co_await session_->drain(*parser_, sink) == Session::Verdict::kClose) closed_ = true;
       },
       [&](std::exception_ptr e) {

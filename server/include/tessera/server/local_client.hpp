@@ -30,6 +30,9 @@ class LocalClient {
   std::string call(const std::vector<std::string>& argv);
   // True once the session ended (QUIT, protocol error); later sends return "".
   bool closed() const { return closed_; }
+  // Test-only: how many writes the session made so far, and the largest one (bytes).
+  std::size_t TEST_writes() const { return writes_; }
+  std::size_t TEST_largest_write() const { return largest_write_; }
 
  private:
   ShardSet& shards_;
@@ -37,6 +40,8 @@ class LocalClient {
   std::unique_ptr<protocol::RequestParser> parser_;
   std::unique_ptr<Session> session_;
   bool closed_ = false;
+  std::size_t writes_ = 0;
+  std::size_t largest_write_ = 0;
 };
 
 }  // namespace tessera::server

@@ -1,0 +1,150 @@
+// Limits and operations against the real process: maxclients, idle timeout, query buffer limit,
+// clients that never read, AUTH, maxmemory, protected mode, and shutdown on SIGTERM.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "e2e_util.hpp"
+
+using namespace tessera::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("e2e limits: --maxclients answers Redis's error and closes, then recovers") {
+  auto server = start_tessera(2, {"--maxclients", "3"});
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawConnection>(server.port()));
+    CHECK(held.back()->roundtrip("PING\r\n", 7) == "+PONG\r\n");
+  }
+  RawConnection extra(server.port());
+  CHECK(extra.read_until_closed() == "-ERR max number of clients reached\r\n");
+  held.pop_back();
+  CHECK(eventually([&] {
+    RawConnection again(server.port());
+    again.send("PING\r\n");
+    return again.read_exactly(7, 1s) == "+PONG\r\n";
+  }));
+}
+
+TEST_CASE("e2e limits: --timeout closes idle clients, not active ones") {
+  auto server = start_tessera(2, {"--timeout", "1"});
+  RawConnection idle(server.port());
+  RawConnection active(server.port());
+  CHECK(idle.roundtrip("PING\r\n", 7) == "+PONG\r\n");
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 3500ms) {
+    CHECK(active.roundtrip("PING\r\n", 7) == "+PONG\r\n");
+    std::this_thread::sleep_for(250ms);
+  }
+  CHECK(idle.closed_by_peer(1s));
+  CHECK(active.roundtrip("PING\r\n", 7) == "+PONG\r\n");
+}
+
+TEST_CASE("e2e limits: the query buffer limit closes the client with a log line, others go on") {
+  auto server = start_tessera(2, {"--client-query-buffer-limit", "1mb"});
+  RawConnection big(server.port());
+  RawConnection other(server.port());
+  big.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n");
+  std::string chunk(256 * 1024, 'x');
+  bool closed = false;
+  for (int i = 0; i < 8 && !closed; ++i) {
+    if (::send(big.fd(), chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) closed = true;
+  }
+  CHECK(big.read_until_closed(5s).empty());  // no reply, just closed
+  CHECK(other.roundtrip("PING\r\n", 7) == "+PONG\r\n");
+  CHECK(eventually(
+      [&] { return server.output().find("max query buffer length") != std::string::npos; }));
+}
+
+TEST_CASE("e2e limits: a client that never reads keeps the server's memory bounded") {
+  auto server = start_tessera(2);
+  RawConnection setup(server.port());
+  const std::string value(100 * 1024, 'v');
+  CHECK(setup.roundtrip(resp({"SET", "big", value}), 5) == "+OK\r\n");
+  const auto rss_before = rss_kb(server.pid());
+  RawConnection reader_never(server.port());
+  int small = 4096;  // keep the kernel's buffering small too, so the server's part shows
+  ::setsockopt(reader_never.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::string req;
+  for (int i = 0; i < 2000; ++i) req += resp({"GET", "big"});  // 200 MB of replies
+  reader_never.send(req);
+  std::this_thread::sleep_for(500ms);
+  const auto rss_after = rss_kb(server.pid());
+  CHECK(rss_after - rss_before < 32 * 1024);  // far below the 200 MB Redis would buffer
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(setup.roundtrip("PING\r\n", 7) == "+PONG\r\n");  // everyone else is served
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+  CHECK(open_fds(server.pid()) < 64);
+}
+
+TEST_CASE("e2e limits: --requirepass gates every command behind AUTH") {
+  auto server = start_tessera(2, {"--requirepass", "pw"});
+  RawConnection c(server.port());
+  const std::string want =
+      "-NOAUTH Authentication required.\r\n"
+      "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+      "+OK\r\n+OK\r\n$1\r\nv\r\n";
+  c.send(resp({"SET", "k", "v"}) + resp({"AUTH", "nope"}) + resp({"AUTH", "pw"}) +
+         resp({"SET", "k", "v"}) + resp({"GET", "k"}));
+  CHECK(c.read_exactly(want.size()) == want);
+  auto cli = run_command({"redis-cli", "-p", std::to_string(server.port()), "-a", "pw",
+                          "--no-auth-warning", "get", "k"});
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out == "v\n");
+}
+
+TEST_CASE("e2e limits: --maxmemory refuses writes with -OOM; reads and deletes work") {
+  auto server = start_tessera(2, {"--maxmemory", "1mb"});
+  RawConnection c(server.port());
+  const std::string value(1000, 'x');
+  std::string req;
+  for (int i = 0; i < 3000; ++i) req += resp({"SET", "oom:" + std::to_string(i), value});
+  c.send(req);
+  std::string replies = c.read_available(300ms, 10s);
+  CHECK(replies.find("-OOM command not allowed when used memory > 'maxmemory'.\r\n") !=
+        std::string::npos);
+  CHECK(c.roundtrip(resp({"GET", "oom:1"}), bulk(value).size()) == bulk(value));
+  CHECK(c.roundtrip(resp({"DEL", "oom:1"}), 4) == ":1\r\n");
+  CHECK(c.roundtrip(resp({"FLUSHALL"}), 5) == "+OK\r\n");
+  CHECK(c.roundtrip(resp({"SET", "after", "v"}), 5) == "+OK\r\n");
+}
+
+TEST_CASE("e2e limits: protected mode refuses a non-loopback bind without a password") {
+  // It refuses before binding anything: nothing ever listens beyond loopback.
+  auto r = run_command(
+      {tessera_server_path(), "--bind", "0.0.0.0", "--port", std::to_string(free_port())}, {}, 10s);
+  CHECK(r.exit_code == 1);
+  CHECK((r.out + r.err).find("protected mode") != std::string::npos);
+  auto help = run_command({tessera_server_path(), "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--maxmemory") != std::string::npos);
+  auto version = run_command({tessera_server_path(), "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("tessera-server") != std::string::npos);
+}
+
+TEST_CASE("e2e limits: SIGTERM under load exits 0 within a second, replies delivered") {
+  for (int signo : {SIGTERM, SIGINT}) {
+    auto server = start_tessera(2);
+    CHECK(server.output().find("Ready to accept connections") != std::string::npos);
+    RawConnection busy(server.port());
+    RawConnection idle(server.port());
+    std::string req;
+    for (int i = 0; i < 5000; ++i) req += resp({"SET", "s:" + std::to_string(i), "v"});
+    busy.send(req);
+    CHECK(busy.read_exactly(5 * 5000, 10s).size() == 5 * 5000);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto status = server.stop(signo, 3s);
+    REQUIRE(status.has_value());
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+    CHECK(idle.closed_by_peer(1s));
+  }
+}
