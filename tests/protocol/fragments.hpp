@@ -48,8 +48,11 @@ inline ParseOutcome commands_then_error(std::vector<std::vector<std::string>> cm
 
 // Feeds `input` in pieces of `piece` bytes (0: all at once), draining every complete command after
 // each piece, as a server does after each read.
+// With prepare_between_commands, prepare() is also called after every command (a caller that
+// reads again before draining): the buffer then moves under commands not yet parsed.
 inline ParseOutcome parse_in_pieces(std::string_view input, std::size_t piece,
-                                    ParserLimits limits = {}) {
+                                    ParserLimits limits = {},
+                                    bool prepare_between_commands = false) {
   RequestParser parser(limits);
   ParseOutcome out;
   std::vector<std::string_view> argv;
@@ -58,6 +61,7 @@ inline ParseOutcome parse_in_pieces(std::string_view input, std::size_t piece,
       const auto status = parser.next(argv);
       if (status == RequestParser::Status::kCommand) {
         out.commands.emplace_back(argv.begin(), argv.end());
+        if (prepare_between_commands) parser.prepare(1);
         continue;
       }
       if (status == RequestParser::Status::kError) {

@@ -38,6 +38,11 @@ void check_all_fragmentations(std::string_view input, const ParseOutcome& expect
     CAPTURE(piece);
     CHECK(parse_in_pieces(input, piece, limits) == expected);
   }
+  // Once more, whole and byte by byte, with prepare() (which may move the buffer) between commands.
+  for (const std::size_t piece : {std::size_t{0}, std::size_t{1}}) {
+    CAPTURE(piece);
+    CHECK(parse_in_pieces(input, piece, limits, true) == expected);
+  }
 }
 
 std::string multibulk(const std::vector<std::string>& args) {
