@@ -36,7 +36,7 @@ struct ReaderLimits {
   std::size_t max_bulk_len = kMaxBulkLen;
   std::size_t max_elements = 1024 * 1024 * 64;  // per array
   std::size_t max_depth = 64;                   // arrays nested in arrays
-  std::size_t max_line = kMaxInlineLen;         // bytes before the CRLF of a line
+  std::size_t max_line = kMaxInlineLen;         // bytes before a line's CRLF, type byte included
 };
 
 // Client-side resumable reply parser. Not thread-safe; one per connection.
