@@ -143,6 +143,7 @@ RequestParser::RequestParser(RequestParser&& other) noexcept
       remaining_(std::exchange(other.remaining_, 0)),
       peak_(std::exchange(other.peak_, 0)),
       state_(std::exchange(other.state_, State::kStart)),
+      unauthenticated_(std::exchange(other.unauthenticated_, false)),
       args_(std::move(other.args_)),
       error_(std::move(other.error_)) {
   other.args_.clear();
@@ -162,6 +163,7 @@ RequestParser& RequestParser::operator=(RequestParser&& other) noexcept {
     remaining_ = std::exchange(other.remaining_, 0);
     peak_ = std::exchange(other.peak_, 0);
     state_ = std::exchange(other.state_, State::kStart);
+    unauthenticated_ = std::exchange(other.unauthenticated_, false);
     args_ = std::move(other.args_);
     error_ = std::move(other.error_);
     other.args_.clear();
@@ -292,6 +294,9 @@ RequestParser::Status RequestParser::next(std::vector<std::string_view>& argv) {
             (n > 0 && static_cast<std::uint64_t>(n) > limits_.max_args)) {
           return fail(errors::kInvalidMultibulkLength);
         }
+        if (unauthenticated_ && n > kUnauthenticatedMaxArgs) {
+          return fail(errors::kUnauthenticatedMultibulkLength);
+        }
         pos_ = cr + 2;
         if (n <= 0) {  // *0 and *-N: nothing to run, no reply
           state_ = State::kStart;
@@ -321,6 +326,9 @@ RequestParser::Status RequestParser::next(std::vector<std::string_view>& argv) {
         if (!parse_int64({buf_.get() + pos_ + 1, cr - pos_ - 1}, len) || len < 0 ||
             static_cast<std::uint64_t>(len) > limits_.max_bulk_len) {
           return fail(errors::kInvalidBulkLength);
+        }
+        if (unauthenticated_ && len > kUnauthenticatedMaxBulk) {
+          return fail(errors::kUnauthenticatedBulkLength);
         }
         pos_ = cr + 2;
         bulk_len_ = static_cast<std::size_t>(len);

@@ -292,6 +292,48 @@ TEST_CASE("request parser: a hostile *N reserves nothing for its arguments") {
   CHECK(p.memory_bytes() <= 64 * 1024);
 }
 
+TEST_CASE("request parser: Redis's limits before authentication") {
+  const std::string eleven = multibulk(std::vector<std::string>(11, "a"));
+  const std::string ten = multibulk(std::vector<std::string>(10, "a"));
+  const std::string bulk_16384 = multibulk({"SET", "k", std::string(16384, 'v')});
+  const std::string bulk_16385 = multibulk({"SET", "k", std::string(16385, 'v')});
+  for (const std::size_t piece : kFragmentSizes) {
+    CAPTURE(piece);
+    auto run = [piece](std::string_view input, bool unauthenticated) {
+      RequestParser p;
+      p.set_unauthenticated(unauthenticated);
+      ParseOutcome out;
+      std::vector<std::string_view> argv;
+      for (std::size_t at = 0; at < input.size() && !out.error;) {
+        const std::size_t n = piece == 0 ? input.size() : std::min(piece, input.size() - at);
+        p.feed(input.substr(at, n));
+        at += n;
+        RequestParser::Status s;
+        while ((s = p.next(argv)) == RequestParser::Status::kCommand) {
+          out.commands.emplace_back(argv.begin(), argv.end());
+        }
+        if (s == RequestParser::Status::kError) {
+          out.error = true;
+          out.error_text = std::string(p.error());
+        }
+      }
+      return out;
+    };
+    CHECK(run(ten, true).commands.size() == 1);
+    CHECK(run(eleven, true) == commands_then_error({}, errors::kUnauthenticatedMultibulkLength));
+    CHECK(run(eleven, false).commands.size() == 1);
+    CHECK(run(bulk_16384, true).commands.size() == 1);
+    CHECK(run(bulk_16385, true) == commands_then_error({}, errors::kUnauthenticatedBulkLength));
+    CHECK(run(bulk_16385, false).commands.size() == 1);
+    // Inline requests are not limited further, as in Redis; invalid lengths stay invalid.
+    CHECK(run("a b c d e f g h i j k l\r\n", true).commands.size() == 1);
+    CHECK(run("*1\r\n$-1\r\n", true) == commands_then_error({}, errors::kInvalidBulkLength));
+  }
+  CHECK(errors::kUnauthenticatedMultibulkLength ==
+        "ERR Protocol error: unauthenticated multibulk length");
+  CHECK(errors::kUnauthenticatedBulkLength == "ERR Protocol error: unauthenticated bulk length");
+}
+
 // ---- inline quoting (sdssplitargs)
 // ---------------------------------------------------------------
 

@@ -57,6 +57,12 @@ inline constexpr std::string_view kTooBigMbulkCount =
     "ERR Protocol error: too big mbulk count string";
 inline constexpr std::string_view kTooBigBulkCount =
     "ERR Protocol error: too big bulk count string";
+// While a password is required and the client has not authenticated (set_unauthenticated):
+// a multibulk of more than 10 arguments, a bulk of more than 16384 bytes.
+inline constexpr std::string_view kUnauthenticatedMultibulkLength =
+    "ERR Protocol error: unauthenticated multibulk length";
+inline constexpr std::string_view kUnauthenticatedBulkLength =
+    "ERR Protocol error: unauthenticated bulk length";
 // Followed by the offending byte and a closing quote: "... expected '$', got 'f'".
 inline constexpr std::string_view kExpectedDollarPrefix = "ERR Protocol error: expected '$', got '";
 }  // namespace errors
@@ -110,6 +116,15 @@ class RequestParser {
 
   const ParserLimits& limits() const noexcept { return limits_; }
 
+  // Redis's pre-authentication limits (networking.c, authRequired()): while on, a multibulk
+  // header of more than 10 arguments and a bulk header of more than 16384 bytes are protocol
+  // errors ("unauthenticated multibulk length" / "unauthenticated bulk length"). Inline requests
+  // are not limited further, as in Redis. The server turns it on for a connection that must AUTH
+  // and off once it has; it applies to headers parsed after the call.
+  void set_unauthenticated(bool on) noexcept { unauthenticated_ = on; }
+  static constexpr std::int64_t kUnauthenticatedMaxArgs = 10;
+  static constexpr std::int64_t kUnauthenticatedMaxBulk = 16384;
+
   // Gives back a buffer larger than 1 MB when nothing is pending (a large bulk otherwise keeps
   // its buffer until the connection's next small read). For the server's idle timer; cheap.
   void trim() noexcept;
@@ -145,6 +160,7 @@ class RequestParser {
   std::size_t remaining_ = 0;  // bulks still expected by the current multibulk
   std::size_t peak_ = 0;       // the most capacity prepare() needed since the buffer was last idle
   State state_ = State::kStart;
+  bool unauthenticated_ = false;
   std::vector<ArgRef> args_;
   std::string error_;
 };
