@@ -35,6 +35,7 @@ using protocol::ReplyWriter;
 // version separately (INFO tessera_version). HELLO's "server" field stays "redis": some clients
 // compare it, and Tessera answers as a Redis-compatible server (Dragonfly does the same).
 constexpr std::string_view kRedisVersion = "7.0.15";
+constexpr std::size_t kScanHopBatch = 100;
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -230,8 +231,13 @@ asio::awaitable<void> cmd_scan(Session& s, Args a) {
   ScanPosition pos = decode_scan_cursor(*cursor);
   std::vector<std::string> keys;
   std::uint64_t next = 0;
-  const auto want = static_cast<std::size_t>(std::min<std::int64_t>(count, 1 << 30));
+  const auto asked = static_cast<std::size_t>(std::min<std::int64_t>(count, 1 << 30));
   while (pos.shard < set.size()) {
+    // COUNT is a hint (Redis returns whole buckets, and whole small sets, regardless). A call that
+    // must hop to another shard's thread does at least kScanHopBatch keys' worth of work, so that
+    // the hop's fixed cost is paid once per ~100 keys rather than once per 10: this is what keeps
+    // `redis-cli --scan` (always COUNT 10) at Redis's speed or better.
+    const std::size_t want = pos.shard == s.home() ? asked : std::max(asked, kScanHopBatch);
     std::uint64_t map_next = 0;
     if (pos.map_cursor < (std::uint64_t{1} << 32)) {  // larger ones cannot come from this server
       map_next = co_await call_on(set, s.home(), pos.shard, [&](Shard& sh) {
