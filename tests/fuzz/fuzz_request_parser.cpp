@@ -1,7 +1,8 @@
 // libFuzzer target for RequestParser.
 //
 // Input: one config byte, then the bytes a client sends. Bit 0 picks tiny limits (so every limit
-// path is reachable with short inputs); the other bits seed the split of the input into pieces.
+// path is reachable with short inputs), bit 1 the pre-authentication limits; the bits above bit 0
+// seed the split of the input into pieces.
 // Properties checked (a violation traps, on top of ASan/UBSan):
 //  - the outcome (commands and error) is the same whole and split into arbitrary pieces;
 //  - every command respects the limits (argument count, argument length) and is not empty;
@@ -29,9 +30,10 @@ void require(bool ok) {
 
 // The outcome as one string: each command as its count and length-prefixed arguments, then the
 // error text.
-std::string run(std::string_view data, const ParserLimits& limits, std::uint32_t split_seed,
-                std::vector<std::string>* multibulk_commands) {
+std::string run(std::string_view data, const ParserLimits& limits, bool unauthenticated,
+                std::uint32_t split_seed, std::vector<std::string>* multibulk_commands) {
   RequestParser parser(limits);
+  parser.set_unauthenticated(unauthenticated);
   std::string transcript;
   std::vector<std::string_view> argv;
   std::size_t at = 0;
@@ -91,8 +93,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     limits.max_args = 4;
   }
   std::vector<std::string> reencoded;
-  const std::string whole = run(data, limits, 0, &reencoded);
-  const std::string split = run(data, limits, (config >> 1) + 1u, nullptr);
+  const bool unauthenticated = (config & 2) != 0;
+  const std::string whole = run(data, limits, unauthenticated, 0, &reencoded);
+  const std::string split = run(data, limits, unauthenticated, (config >> 1) + 1u, nullptr);
   require(whole == split);
   // Every command, re-encoded as a multibulk, parses back to the same arguments (an inline word
   // may be longer than max_bulk_len, and a long bulk header than a tiny line limit).
