@@ -197,6 +197,9 @@ void Session::reset_batch() {
 asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser, ReplySink& sink) {
   ShardCounters& counters = home_shard().counters();
   for (;;) {
+    // Redis's pre-authentication limits (at most 10 arguments, bulks of at most 16384 bytes)
+    // apply to every command parsed while the client still has to AUTH.
+    parser.set_unauthenticated(!authenticated_);
     const auto status = parser.next(argv_);
     if (status == protocol::RequestParser::Status::kNeedMore) break;
     if (status == protocol::RequestParser::Status::kError) {

@@ -330,7 +330,18 @@ TEST_CASE("commands: AUTH with --requirepass, NOAUTH before it") {
   CHECK(d.call({"CLIENT", "GETNAME"}) == "$1\r\nx\r\n");
   LocalClient e(env.set, env.state);
   CHECK(e.call({"AUTH", "default", "s3cret"}) == "+OK\r\n");
+  CHECK(e.call({"MSET", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"}) == "+OK\r\n");
   CHECK(e.call({"QUIT"}) == "+OK\r\n");
+  // Before AUTH, Redis's pre-authentication limits hold: more than 10 arguments, or a bulk over
+  // 16384 bytes, is a protocol error that closes the connection.
+  LocalClient f(env.set, env.state);
+  CHECK(f.call({"MSET", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"}) ==
+        "-ERR Protocol error: unauthenticated multibulk length\r\n");
+  CHECK(f.closed());
+  LocalClient g(env.set, env.state);
+  CHECK(g.call({"AUTH", std::string(20000, 'p')}) ==
+        "-ERR Protocol error: unauthenticated bulk length\r\n");
+  CHECK(g.closed());
 }
 
 TEST_CASE("commands: maxmemory refuses writes with -OOM, reads and deletes still work") {
