@@ -112,8 +112,8 @@ void Connection::close(std::string reason) {
     error_code ignored;
     state_->socket.shutdown(tcp::socket::shutdown_both, ignored);
     state_->socket.close(ignored);
-    closed_reason_ = std::move(reason);
   }
+  closed_reason_ = std::move(reason);
 }
 
 void Connection::fail_io(const error_code& ec, const std::string& what, bool connecting) {
