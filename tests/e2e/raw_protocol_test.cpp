@@ -12,7 +12,7 @@ namespace {
 const unsigned kShardCounts[] = {1, 2, 4};
 }
 
-TEST_CASE("e2e raw: exact replies, inline and multibulk mixed, connection kept on errors") {
+TEST_CASE("e2e raw: exact replies inline and multibulk mixed connection kept on errors") {
   for (unsigned n : kShardCounts) {
     CAPTURE(n);
     auto server = start_tessera(n);
@@ -64,7 +64,7 @@ TEST_CASE("e2e raw: a pipeline of 3000 commands over every shard comes back in o
   }
 }
 
-TEST_CASE("e2e raw: protocol errors are answered with Redis's text, then the connection closes") {
+TEST_CASE("e2e raw: protocol errors are answered with Redis's text then the connection closes") {
   auto server = start_tessera(2);
   const std::pair<std::string, std::string> cases[] = {
       {"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
@@ -88,7 +88,7 @@ TEST_CASE("e2e raw: protocol errors are answered with Redis's text, then the con
   CHECK(alive.roundtrip("PING\r\n", 7) == "+PONG\r\n");  // the server itself is fine
 }
 
-TEST_CASE("e2e raw: binary-safe ECHO as redis-cli --pipe sends it, split at every byte") {
+TEST_CASE("e2e raw: binary-safe ECHO as redis-cli pipe sends it split at every byte") {
   auto server = start_tessera(2);
   RawConnection c(server.port());
   std::string magic = "I\xf3m\xd8\x03`\r\n\xda\xf7\xb2\x1e\x92mIx\x19\xd5<\n";

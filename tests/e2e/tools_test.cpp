@@ -41,7 +41,7 @@ TEST_CASE("e2e tools: redis-cli one-shot and piped interactive mode") {
   CHECK(piped.err.find("Assertion") == std::string::npos);
 }
 
-TEST_CASE("e2e tools: redis-cli --pipe loads 100,000 keys; --scan --pattern finds them") {
+TEST_CASE("e2e tools: redis-cli pipe loads 100 000 keys and scan pattern finds them") {
   for (unsigned n : {2u, 4u}) {
     CAPTURE(n);
     auto server = start_tessera(n);
@@ -70,7 +70,7 @@ TEST_CASE("e2e tools: redis-cli --pipe loads 100,000 keys; --scan --pattern find
   }
 }
 
-TEST_CASE("e2e tools: redis-benchmark set,get,ping pipelined exits 0 with no error") {
+TEST_CASE("e2e tools: redis-benchmark set get ping pipelined exits 0 with no error") {
   auto server = start_tessera(2);
   auto bench = run_command({"redis-benchmark", "-p", std::to_string(server.port()), "-t",
                             "set,get,ping", "-r", "100000", "-n", "100000", "-P", "16", "-q"},

@@ -164,7 +164,7 @@ TEST_CASE("commands: connection commands and exact error texts") {
   CHECK(c.closed());
 }
 
-TEST_CASE("commands: a protocol error is written, then the session ends") {
+TEST_CASE("commands: a protocol error is written then the session ends") {
   Env env(2);
   LocalClient c(env.set, env.state);
   CHECK(c.send("PING\r\n*abc\r\nPING\r\n") ==
@@ -310,7 +310,7 @@ TEST_CASE("commands: SCAN returns every key present throughout while shards grow
   for (int i = 0; i < 500; ++i) CHECK(seen.count("stay:" + std::to_string(i)) == 1);
 }
 
-TEST_CASE("commands: AUTH with --requirepass, NOAUTH before it") {
+TEST_CASE("commands: AUTH with requirepass NOAUTH before it") {
   Config cfg;
   cfg.requirepass = "s3cret";
   Env env(2, cfg);
@@ -344,7 +344,7 @@ TEST_CASE("commands: AUTH with --requirepass, NOAUTH before it") {
   CHECK(g.closed());
 }
 
-TEST_CASE("commands: maxmemory refuses writes with -OOM, reads and deletes still work") {
+TEST_CASE("commands: maxmemory refuses writes with -OOM reads and deletes still work") {
   Config cfg;
   Env env(2, cfg);
   LocalClient c(env.set, env.state);
@@ -361,7 +361,7 @@ TEST_CASE("commands: maxmemory refuses writes with -OOM, reads and deletes still
   CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "*2\r\n$9\r\nmaxmemory\r\n$4\r\n1024\r\n");
 }
 
-TEST_CASE("commands: CONFIG GET, INFO and the introspection commands") {
+TEST_CASE("commands: CONFIG GET INFO and the introspection commands") {
   Env env(2);
   LocalClient c(env.set, env.state);
   CHECK(c.call({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");

@@ -57,7 +57,7 @@ TEST_CASE("config: defaults and flags") {
   CHECK(f.config->describe().find("pw") == std::string::npos);  // never logs the password
 }
 
-TEST_CASE("config: help, version and bad flags exit without a config") {
+TEST_CASE("config: help version and bad flags exit without a config") {
   auto h = parse({"--help"});
   CHECK_FALSE(h.config);
   CHECK(h.exit_code == 0);
@@ -73,7 +73,7 @@ TEST_CASE("config: help, version and bad flags exit without a config") {
   CHECK(badmem.exit_code != 0);
 }
 
-TEST_CASE("config: redis.conf-style file, command line wins") {
+TEST_CASE("config: redis.conf-style file command line wins") {
   const std::string path = "/tmp/tessera-config-test-" + std::to_string(::getpid()) + ".conf";
   {
     std::ofstream f(path);

@@ -7,7 +7,7 @@
 
 using tessera::server::glob_match;
 
-TEST_CASE("glob: literals, ? and *") {
+TEST_CASE("glob: literals ? and *") {
   CHECK(glob_match("abc", "abc"));
   CHECK_FALSE(glob_match("abc", "abd"));
   CHECK_FALSE(glob_match("abc", "ab"));
@@ -24,7 +24,7 @@ TEST_CASE("glob: literals, ? and *") {
   CHECK(glob_match("", ""));
 }
 
-TEST_CASE("glob: classes, ranges, negation and escapes") {
+TEST_CASE("glob: classes ranges negation and escapes") {
   CHECK(glob_match("h[ae]llo", "hello"));
   CHECK(glob_match("h[ae]llo", "hallo"));
   CHECK_FALSE(glob_match("h[ae]llo", "hillo"));
@@ -47,7 +47,7 @@ TEST_CASE("glob: nocase (CONFIG GET)") {
   CHECK(glob_match("[A-Z]ort", "port", true));
 }
 
-TEST_CASE("glob: star-heavy patterns stay fast and deep ones are refused, not crashed") {
+TEST_CASE("glob: star-heavy patterns stay fast and deep ones are refused not crashed") {
   const std::string text(5000, 'a');
   std::string pattern;
   for (int i = 0; i < 50; ++i) pattern += "*a";
