@@ -22,6 +22,7 @@ class Connection::SocketSink final : public ReplySink {
     c_.last_active_s = shard_.clock_s();
     co_return !ec;
   }
+  bool stopping() const override { return c_.stopping_; }
 
  private:
   Connection& c_;

@@ -197,6 +197,10 @@ void Session::reset_batch() {
 asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser, ReplySink& sink) {
   ShardCounters& counters = home_shard().counters();
   for (;;) {
+    if (sink.stopping()) {
+      co_await flush(sink);
+      co_return Verdict::kClose;
+    }
     // Redis's pre-authentication limits (at most 10 arguments, bulks of at most 16384 bytes)
     // apply to every command parsed while the client still has to AUTH.
     parser.set_unauthenticated(!authenticated_);

@@ -78,7 +78,9 @@ TEST_CASE("e2e raw: protocol errors are answered with Redis's text then the conn
       {"*1\r\n$" + std::string(70 * 1024, '1'),
        "-ERR Protocol error: too big bulk count string\r\n"},
   };
-  for (const auto& [input, reply] : cases) {
+  for (const auto& kase : cases) {
+    const std::string& input = kase.first;
+    const std::string& reply = kase.second;  // not a structured binding: clang 14's CAPTURE
     CAPTURE(reply);
     RawConnection c(server.port());
     c.send("PING\r\n" + input);

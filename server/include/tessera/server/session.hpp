@@ -41,6 +41,9 @@ class ReplySink {
   virtual ~ReplySink() = default;
   // Sends all of `bytes`; false when the peer is gone (the session then ends).
   virtual asio::awaitable<bool> write(std::string_view bytes) = 0;
+  // True once the server is shutting down: the session then writes what it computed and stops
+  // executing further commands.
+  virtual bool stopping() const { return false; }
 };
 
 class Session {
