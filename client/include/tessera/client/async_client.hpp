@@ -14,8 +14,9 @@
 // finished (a second concurrent one throws std::logic_error). Use a Pipeline for many commands in
 // one round trip, or one AsyncClient per concurrent task. Arguments are encoded before the
 // operation starts, so keys and values need not outlive it; a Pipeline passed to execute() must
-// stay alive until its co_await completes. Not thread-safe: use it from its executor's thread(s)
-// only, as with any Asio I/O object.
+// stay alive until its co_await completes, and so must the AsyncClient itself (do not move or
+// destroy it while an operation is in flight). Not thread-safe: use it from its executor's
+// thread only, as with any Asio I/O object.
 #pragma once
 
 #include <tessera/client/command.hpp>
