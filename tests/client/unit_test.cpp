@@ -40,7 +40,7 @@ TEST_CASE("histogram: indices are continuous and monotonic, bounds enclose every
   CHECK_EQ(H::highest_at(H::kCounters - 1), ~0ull);
 }
 
-TEST_CASE("histogram: percentiles within 0.2% of the exact ones; min, max, mean exact; merge") {
+TEST_CASE("histogram: percentiles within 0.2% of the exact ones, exact min max and mean, merge") {
   std::mt19937_64 rng(42);
   std::lognormal_distribution<double> dist(11.0, 1.2);  // ~60 us median, long tail
   std::vector<std::uint64_t> values;
