@@ -197,10 +197,7 @@ void Session::reset_batch() {
 asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser, ReplySink& sink) {
   ShardCounters& counters = home_shard().counters();
   for (;;) {
-    if (sink.stopping()) {
-      co_await flush(sink);
-      co_return Verdict::kClose;
-    }
+    if (sink.stopping()) break;  // shutting down: write what was computed, execute no more
     // Redis's pre-authentication limits (at most 10 arguments, bulks of at most 16384 bytes)
     // apply to every command parsed while the client still has to AUTH.
     parser.set_unauthenticated(!authenticated_);
@@ -223,8 +220,8 @@ asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser
     }
     if (must_flush() && !co_await flush(sink)) co_return Verdict::kClose;
   }
-  if (!co_await flush(sink)) co_return Verdict::kClose;
-  co_return Verdict::kContinue;
+  const bool written = co_await flush(sink);
+  co_return written && !sink.stopping() ? Verdict::kContinue : Verdict::kClose;
 }
 
 const CommandSpec* Session::dispatch(Args argv) {
