@@ -622,3 +622,11 @@ TEST_CASE("scan over a list of servers (a fleet behind twemproxy)") {
   auto with_dead = scan_servers(fleet);
   CHECK_THROWS_AS(with_dead.to_vector(), ConnectionError);
 }
+
+TEST_CASE("host names are resolved (localhost)") {
+  auto server = ServerProcess::redis();
+  ClientOptions o = at(server.port());
+  o.host = "localhost";  // from /etc/hosts; may be ::1 first, which redis does not listen on
+  Client c(o);
+  CHECK_EQ(c.ping(), "PONG");
+}
