@@ -103,4 +103,16 @@ asio::awaitable<ScanPage> AsyncClient::scan_page(std::uint64_t cursor, std::stri
   }(*connection_, std::move(encoded), options_.command_timeout);
 }
 
+asio::awaitable<void> AsyncClient::scan_each(std::string match, std::size_t count,
+                                             std::function<void(std::string& key)> on_key) {
+  std::uint64_t cursor = 0;
+  do {
+    const std::string encoded = detail::encode_scan(cursor, match, count);
+    ScanPage page =
+        detail::to_scan_page(co_await connection_->exec(encoded, options_.command_timeout, "SCAN"));
+    for (auto& key : page.keys) on_key(key);
+    cursor = page.cursor;
+  } while (cursor != 0);
+}
+
 }  // namespace tessera::client

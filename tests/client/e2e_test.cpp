@@ -414,6 +414,9 @@ static void async_calls(Kind kind) {
       cursor = page.cursor;
     } while (cursor != 0);
     CHECK_EQ(seen.size(), 10000u);
+    std::size_t each = 0;
+    co_await c.scan_each("k*", 1000, [&](std::string& key) { each += key.starts_with("k"); });
+    CHECK_EQ(each, 10000u);
 
     // One operation at a time per client: a second concurrent one is refused.
     std::exception_ptr second;

@@ -92,6 +92,10 @@ class AsyncClient {
                           std::function<void(std::size_t, Reply&)> on_reply);
   awaitable<ScanPage> scan_page(std::uint64_t cursor, std::string_view match = {},
                                 std::size_t count = 0);
+  // The whole SCAN iteration (what Client::scan() ranges over), handing each key to on_key as its
+  // page arrives; follows the cursor to the end.
+  awaitable<void> scan_each(std::string match, std::size_t count,
+                            std::function<void(std::string& key)> on_key);
 
  private:
   awaitable<Reply> reply_command(std::string encoded, std::string_view name);
