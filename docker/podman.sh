@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # TESSERA_* variables are read by the sourcing scripts
 # Podman on a machine with no Docker engine and no reachable registry: a private configuration,
 # a private store, and a local debian:bookworm-slim made with debootstrap from the machine's own
 # apt mirror. Sourced (not run) by docker/test and by any other script that needs the image:
@@ -238,10 +239,10 @@ EOF
     >"$rootfs/etc/apt/apt.conf.d/docker-no-recommends"
   find "$rootfs/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete 2>/dev/null
   find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null
-  rm -rf "$rootfs"/usr/share/{man,groff,info,lintian,linda}/* "$rootfs"/var/lib/apt/lists/* \
-         "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
-         "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* \
-         "$rootfs"/dev/* "$rootfs"/proc/* "$rootfs"/sys/* "$rootfs"/tmp/* "$rootfs"/run/*
+  rm -rf "${rootfs:?}"/usr/share/{man,groff,info,lintian,linda}/* "${rootfs:?}"/var/lib/apt/lists/* \
+         "${rootfs:?}"/var/cache/apt/*.bin "${rootfs:?}"/var/cache/apt/archives/*.deb \
+         "${rootfs:?}"/var/cache/debconf/*-old "${rootfs:?}"/var/log/*.log "${rootfs:?}"/var/log/apt/* \
+         "${rootfs:?}"/dev/* "${rootfs:?}"/proc/* "${rootfs:?}"/sys/* "${rootfs:?}"/tmp/* "${rootfs:?}"/run/*
   find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   : >"$rootfs/etc/hostname"
   : >"$rootfs/etc/resolv.conf"
