@@ -6,6 +6,7 @@
 
 #include "tessera/map/hash_map.hpp"
 #include "tessera/map/kv_map.hpp"
+#include "test_support.hpp"
 
 using tessera::map::AutoHashMap;
 using tessera::map::KvMap;
@@ -39,11 +40,11 @@ TEST_CASE("KvMap put/get/remove/overwrite") {
 TEST_CASE("KvMap many keys, stats, scan visits each key") {
   KvMap m;
   const int n = 20000;
-  for (int i = 0; i < n; ++i) m.put("key:" + std::to_string(i), "value:" + std::to_string(i));
+  for (int i = 0; i < n; ++i) m.put(map_test::cat("key:", i), map_test::cat("value:", i));
   CHECK(m.count() == n);
   for (int i = 0; i < n; i += 7)
-    CHECK(*m.get("key:" + std::to_string(i)) == "value:" + std::to_string(i));
-  for (int i = 0; i < n; i += 2) CHECK(m.remove("key:" + std::to_string(i)));
+    CHECK(*m.get(map_test::cat("key:", i)) == map_test::cat("value:", i));
+  for (int i = 0; i < n; i += 2) CHECK(m.remove(map_test::cat("key:", i)));
   CHECK(m.count() == n / 2);
   CHECK(m.check_invariants() == nullptr);
   auto s = m.stats();

@@ -109,6 +109,7 @@ inline void churn_test(std::uint64_t live, std::size_t ops) {
   tessera::map::AutoHashMap<std::uint64_t, std::uint64_t> map;
   for (std::uint64_t k = 0; k < live; ++k) map.put(k, k);
   const auto cap = map.capacity();
+  const double fresh_mean = map.stats().mean_probe;  // linear probing at this load, no tombstones
   std::uint64_t next = live;
   double worst_mean = 0;
   for (std::size_t i = 0; i < ops; ++i) {
@@ -126,7 +127,8 @@ inline void churn_test(std::uint64_t live, std::size_t ops) {
   CHECK(map.capacity() == cap);  // no growth from tombstones
   CHECK(st.rehashes > 0);        // the automatic in-place rehash ran
   CHECK(st.tombstones + st.count <= (cap + decltype(map)::Unmanaged::max_load(cap)) / 2);
-  CHECK(worst_mean < 4.0);  // short probes throughout
+  // Probes stay short throughout: no drift towards the seed's #17851 (where they grow without bound).
+  CHECK(worst_mean < 2 * fresh_mean + 1);
   for (std::uint64_t k = next - live; k < next; ++k) REQUIRE(*map.get(k) == k);
   for (std::uint64_t k = 0; k < next - live; k += 97) REQUIRE_FALSE(map.contains(k));
 }

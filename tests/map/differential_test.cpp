@@ -113,7 +113,7 @@ TEST_CASE("differential: StringHashMap<std::string>, 200k random operations") {
   std::unordered_map<std::string, std::string> ref;
   std::mt19937_64 rng(5);
   const std::size_t ops = 200'000 * scale();
-  auto key = [&] { return "k" + std::to_string(rng() % 8000); };
+  auto key = [&] { return map_test::cat("k", rng() % 8000); };
   for (std::size_t i = 0; i < ops; ++i) {
     const std::string k = key();
     switch (rng() % 4) {
@@ -147,7 +147,7 @@ TEST_CASE("differential: KvMap, 200k random operations with stats and memory acc
   std::mt19937_64 rng(6);
   const std::size_t ops = 200'000 * scale();
   for (std::size_t i = 0; i < ops; ++i) {
-    const std::string k = "key:" + std::to_string(rng() % 20000);
+    const std::string k = map_test::cat("key:", rng() % 20000);
     switch (rng() % 5) {
       case 0:
       case 1: {

@@ -163,7 +163,7 @@ TEST_CASE("scan: count is honoured (emits >= count per call unless done or 10*co
 TEST_CASE("scan: KvMap under growth and churn") {
   KvMap map;
   const int stable = 3000;
-  for (int i = 0; i < stable; ++i) map.put("s" + std::to_string(i), "v");
+  for (int i = 0; i < stable; ++i) map.put(map_test::cat("s", i), "v");
   std::unordered_map<std::string, int> seen;
   std::uint64_t cursor = 0;
   int next = 0;
@@ -176,12 +176,12 @@ TEST_CASE("scan: KvMap under growth and churn") {
     });
     ++calls;
     for (std::size_t j = 0; j < rounds; ++j) {
-      map.put("c" + std::to_string(next), "x");
-      if (next >= 2000) map.remove("c" + std::to_string(next - 2000));
+      map.put(map_test::cat("c", next), "x");
+      if (next >= 2000) map.remove(map_test::cat("c", next - 2000));
       ++next;
     }
   } while (cursor != 0);
-  for (int i = 0; i < stable; ++i) REQUIRE(seen.count("s" + std::to_string(i)) == 1);
+  for (int i = 0; i < stable; ++i) REQUIRE(seen.count(map_test::cat("s", i)) == 1);
   CHECK(map.stats().grows >= 1);
   CHECK(map.check_invariants() == nullptr);
 }
