@@ -5,6 +5,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <limits>
 #include <tessera/server/commands.hpp>
 #include <tessera/server/shard_calls.hpp>
 
@@ -50,7 +51,6 @@ Session::Session(ShardSet& shards, ServerState& state, unsigned home)
       authenticated_(state.config.requirepass.empty()),
       remote_ops_(shards.size()),
       remote_done_(shards.size(), 0),
-      remote_from_(shards.size(), 0),
       remote_out_(shards.size()) {}
 
 Session::RemoteOp& Session::queue_remote(unsigned shard, OpKind kind, std::string_view key,
@@ -113,27 +113,41 @@ void Session::end_sum() {
 }
 
 asio::awaitable<void> Session::settle() {
+  while (remote_pending_ != 0) co_await settle_round(std::numeric_limits<std::size_t>::max());
+}
+
+asio::awaitable<void> Session::settle_round(std::size_t budget) {
   if (remote_pending_ == 0) co_return;
-  // Each shard with queued operations gets one closure running them in order (in parallel across
+  // Each shard taking part gets one closure running its operations in order (in parallel across
   // shards); the views in the operations stay valid because the parser's buffer is not touched
-  // until this coroutine resumes.
-  for (unsigned s : remote_shards_) remote_from_[s] = remote_done_[s];
-  auto job = [this](Shard& shard) {
+  // until the batch is flushed. A shard still holding `budget` unwritten bytes sits this round
+  // out; the shard owning the first reply not yet produced never does (its earlier replies were
+  // all written), so every round makes progress.
+  round_shards_.clear();
+  for (unsigned s : remote_shards_) {
+    if (remote_out_[s].size() < budget) round_shards_.push_back(s);
+  }
+  if (round_shards_.empty()) round_shards_ = remote_shards_;  // never stall
+  auto job = [this, budget](Shard& shard) {
     const unsigned s = shard.id();
     auto& ops = remote_ops_[s];
     std::string& out = remote_out_[s];
-    for (std::size_t i = remote_from_[s]; i < ops.size(); ++i) {
+    std::size_t i = remote_done_[s];
+    for (; i < ops.size() && out.size() < budget; ++i) {
       RemoteOp& o = ops[i];
       o.begin = out.size();
       o.count = shard.apply(o.kind, o.flags, o.key, o.value, out);
       o.end = out.size();
     }
+    remote_done_[s] = static_cast<std::uint32_t>(i);
   };
-  for (unsigned s : remote_shards_)
-    remote_done_[s] = static_cast<std::uint32_t>(remote_ops_[s].size());
-  co_await run_on_shards(shards_, home_shard().context(), remote_shards_, job);
-  remote_shards_.clear();
+  co_await run_on_shards(shards_, home_shard().context(), round_shards_, job);
   remote_pending_ = 0;
+  std::erase_if(remote_shards_, [this](unsigned s) {
+    const std::size_t left = remote_ops_[s].size() - remote_done_[s];
+    remote_pending_ += left;
+    return left == 0;
+  });
 }
 
 bool Session::must_flush() const {
@@ -141,38 +155,84 @@ bool Session::must_flush() const {
          remote_pending_ >= kMaxRemoteOps;
 }
 
+bool Session::hole_ready(const Hole& h) const {
+  if (h.kind == Hole::Kind::kBytes) return h.op < remote_done_[h.shard];
+  for (std::uint32_t i = h.refs_begin; i < h.refs_end; ++i) {
+    if (sum_refs_[i].second >= remote_done_[sum_refs_[i].first]) return false;
+  }
+  return true;
+}
+
 asio::awaitable<bool> Session::flush(ReplySink& sink) {
-  co_await settle();
-  std::string_view data = out_;
-  if (!holes_.empty()) {
-    std::size_t largest = 0;
-    assembled_.clear();
-    protocol::ReplyWriter w(assembled_);
-    std::size_t prev = 0;
-    for (const Hole& h : holes_) {
-      assembled_.append(out_, prev, h.pos - prev);
-      prev = h.pos;
-      if (h.kind == Hole::Kind::kBytes) {
-        const RemoteOp& o = remote_ops_[h.shard][h.op];
-        assembled_.append(remote_out_[h.shard], o.begin, o.end - o.begin);
-        largest = std::max<std::size_t>(largest, o.end - o.begin);
-      } else {
-        std::int64_t sum = h.base;
-        for (std::uint32_t i = h.refs_begin; i < h.refs_end; ++i) {
-          sum += remote_ops_[sum_refs_[i].first][sum_refs_[i].second].count;
+  const std::size_t budget = std::max<std::size_t>(state_.config.reply_chunk_bytes, 1);
+  const bool had_holes = !holes_.empty();
+  std::size_t largest = 0;
+  bool ok = true;
+  for (;;) {
+    co_await settle_round(budget);
+    if (!ok) {
+      // The peer is gone: run what is left (acknowledged SETs among it), keeping no replies.
+      for (auto& o : remote_out_) o.clear();
+      if (remote_pending_ == 0) break;
+      continue;
+    }
+    std::size_t ready = 0;
+    while (ready < holes_.size() && hole_ready(holes_[ready])) ++ready;
+    const std::size_t end = ready < holes_.size() ? holes_[ready].pos : out_.size();
+    std::string_view data = std::string_view(out_).substr(0, end);
+    if (ready > 0) {
+      assembled_.clear();
+      protocol::ReplyWriter w(assembled_);
+      std::size_t prev = 0;
+      for (std::size_t k = 0; k < ready; ++k) {
+        const Hole& h = holes_[k];
+        assembled_.append(out_, prev, h.pos - prev);
+        prev = h.pos;
+        if (h.kind == Hole::Kind::kBytes) {
+          const RemoteOp& o = remote_ops_[h.shard][h.op];
+          assembled_.append(remote_out_[h.shard], o.begin, o.end - o.begin);
+          largest = std::max<std::size_t>(largest, o.end - o.begin);
+        } else {
+          std::int64_t sum = h.base;
+          for (std::uint32_t i = h.refs_begin; i < h.refs_end; ++i) {
+            sum += remote_ops_[sum_refs_[i].first][sum_refs_[i].second].count;
+          }
+          w.integer(sum);
         }
-        w.integer(sum);
+      }
+      assembled_.append(out_, prev, end - prev);
+      data = assembled_;
+    }
+    if (!data.empty()) ok = co_await sink.write(data);
+    if (ready == holes_.size() && remote_pending_ == 0) break;
+    // Drop what was written: the prefix of out_, its holes, and each shard's replies that no
+    // remaining hole refers to (a shard's replies are in request order, like the holes).
+    out_.erase(0, end);
+    holes_.erase(holes_.begin(), holes_.begin() + static_cast<std::ptrdiff_t>(ready));
+    for (Hole& h : holes_) h.pos -= end;
+    for (unsigned s = 0; s < remote_out_.size(); ++s) {
+      std::size_t keep = remote_out_[s].size();
+      for (const Hole& h : holes_) {
+        if (h.kind == Hole::Kind::kBytes && h.shard == s && h.op < remote_done_[s]) {
+          keep = remote_ops_[s][h.op].begin;
+          break;
+        }
+      }
+      if (keep == 0) continue;
+      remote_out_[s].erase(0, keep);
+      for (std::uint32_t i = 0; i < remote_done_[s]; ++i) {
+        RemoteOp& o = remote_ops_[s][i];
+        o.begin = o.begin >= keep ? o.begin - keep : 0;
+        o.end = o.end >= keep ? o.end - keep : 0;
       }
     }
-    assembled_.append(out_, prev, std::string::npos);
-    data = assembled_;
+  }
+  if (had_holes) {
     // Size the next batch's remote reply cap so that it stays near one chunk of bytes.
     const std::size_t chunk = state_.config.reply_chunk_bytes;
     remote_reply_cap_ =
         std::clamp<std::size_t>(chunk / std::max<std::size_t>(largest, 1), 1, kMaxRemoteReplies);
   }
-  bool ok = true;
-  if (!data.empty()) ok = co_await sink.write(data);
   reset_batch();
   co_return ok;
 }
@@ -211,6 +271,8 @@ asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser
     if (argv_.empty()) continue;
     ++counters.commands;
     if (const CommandSpec* barrier = dispatch(argv_)) {
+      // Remote replies are written first (in bounded rounds); then the rest runs before it.
+      if (remote_replies_ != 0 && !co_await flush(sink)) co_return Verdict::kClose;
       co_await settle();
       co_await barrier->async(*this, argv_);
     }

@@ -14,8 +14,14 @@
 //     FLUSHALL, INFO...) first settle the queued operations, so they see all earlier writes.
 //   - Bounded memory: a flush happens as soon as the pending replies pass reply_chunk_bytes (or too
 //     many remote replies are queued), and the session waits for the write before executing more.
-//     A client that never reads therefore holds at most about one chunk of replies (plus one
-//     reply), and the server stops reading from it; the kernel's socket buffers do the rest.
+//     The size of a remote reply is unknown until its shard runs it, so a flush runs the queued
+//     operations in rounds: a shard stops once it produced a chunk of reply bytes (or sits a round
+//     out while it holds a chunk not yet written), the longest prefix of the batch whose replies
+//     are all there is written, and the next round goes on from there. A client that never reads
+//     therefore holds at most about one chunk of replies per shard (plus one reply each), and the
+//     server stops reading from it; the kernel's socket buffers do the rest.
+//   - Every operation of a batch has run before flush() returns, even when the peer is gone: a
+//     remote SET is acknowledged before it runs, and an acknowledged write is never dropped.
 #pragma once
 
 #include <cstdint>
@@ -111,7 +117,12 @@ class Session {
   RemoteOp& queue_remote(unsigned shard, OpKind kind, std::string_view key, std::string_view value,
                          std::uint8_t flags);
   bool must_flush() const;
-  // settle() + splice + one write; resets the batch.
+  // One round: each shard with queued operations and less than `budget` reply bytes not yet
+  // written runs its operations in order until it produced `budget` bytes or ran them all.
+  asio::awaitable<void> settle_round(std::size_t budget);
+  bool hole_ready(const Hole& h) const;
+  // Rounds of settle_round + splice + write of the ready prefix until the batch is written;
+  // resets the batch. False when the peer is gone (the batch's operations still all ran).
   asio::awaitable<bool> flush(ReplySink& sink);
   void reset_batch();
 
@@ -129,10 +140,10 @@ class Session {
   std::vector<Hole> holes_;
   std::vector<std::pair<std::uint16_t, std::uint32_t>> sum_refs_;
   std::vector<std::vector<RemoteOp>> remote_ops_;  // per shard, in request order
-  std::vector<std::uint32_t> remote_done_;         // per shard: ops already handed to it
-  std::vector<std::uint32_t> remote_from_;         // per shard: first op of the current hop
-  std::vector<std::string> remote_out_;            // per shard: reply bytes of its ops
+  std::vector<std::uint32_t> remote_done_;         // per shard: ops it has run (set by its job)
+  std::vector<std::string> remote_out_;            // per shard: reply bytes not yet written
   std::vector<unsigned> remote_shards_;            // shards with ops not yet run
+  std::vector<unsigned> round_shards_;             // those taking part in the current round
   std::size_t remote_pending_ = 0;                 // ops queued, not yet run
   std::size_t remote_replies_ = 0;                 // reply-bearing ops queued since the last flush
   std::size_t remote_reply_cap_ = 64;              // adapts to the size of remote replies
