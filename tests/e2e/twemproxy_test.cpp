@@ -529,6 +529,11 @@ TEST_CASE("twemproxy: multi-key DEL MGET MSET are split across the servers but E
   CHECK(proxy_closes_on(fleet.proxy_port(), resp({"INFO"})));
   CHECK(proxy_closes_on(fleet.proxy_port(), resp({"KEYS", "*"})));
   CHECK(proxy_closes_on(fleet.proxy_port(), resp({"CONFIG", "GET", "save"})));
+  CHECK(proxy_closes_on(fleet.proxy_port(), resp({"ECHO", "x"})));  // so redis-cli --pipe fails
+  CHECK(proxy_closes_on(fleet.proxy_port(), resp({"SELECT", "0"})));
+  CHECK(proxy_closes_on(fleet.proxy_port(), resp({"FLUSHALL"})));
+  CHECK(proxy_closes_on(fleet.proxy_port(), resp({"CLIENT", "SETNAME", "x"})));
+  CHECK(proxy_closes_on(fleet.proxy_port(), resp({"HELLO", "2"})));
   CHECK(proxy_closes_on(fleet.proxy_port(), "PING\r\n"));               // inline
   CHECK(proxy_closes_on(fleet.proxy_port(), resp({"PING", "hello"})));  // only bare PING
   // The client's connection above is unaffected.
