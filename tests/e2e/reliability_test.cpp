@@ -24,9 +24,13 @@ namespace {
 // Generous on a shared 2-core VM where ctest runs two suites at once and the abusing clients
 // compete with the server for the cores (sanitizer builds included): the typical round trip is
 // well under a millisecond, and the measured figures are printed.
-constexpr double kMaxP50Ms = 10;
-constexpr double kMaxP99Ms = 200;
-constexpr double kMaxPingMs = 1000;
+// Under ASan or TSan (5-15 times slower) the bounds are ten times looser: there they only show
+// that other clients keep being answered (the TSan run measured p99 0.4 s, max 2.2 s while 20
+// clients at a time were killed mid-pipeline).
+constexpr double kSlack = kSanitized ? 10 : 1;
+constexpr double kMaxP50Ms = 10 * kSlack;
+constexpr double kMaxP99Ms = 200 * kSlack;
+constexpr double kMaxPingMs = 1000 * kSlack;
 
 void check_latency(const char* what, const LatencyStats& s) {
   print_latency(what, s);
