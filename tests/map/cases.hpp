@@ -127,7 +127,8 @@ inline void churn_test(std::uint64_t live, std::size_t ops) {
   CHECK(map.capacity() == cap);  // no growth from tombstones
   CHECK(st.rehashes > 0);        // the automatic in-place rehash ran
   CHECK(st.tombstones + st.count <= (cap + decltype(map)::Unmanaged::max_load(cap)) / 2);
-  // Probes stay short throughout: no drift towards the seed's #17851 (where they grow without bound).
+  // Probes stay short throughout: no drift towards the seed's #17851 (where they grow without
+  // bound).
   CHECK(worst_mean < 2 * fresh_mean + 1);
   for (std::uint64_t k = next - live; k < next; ++k) REQUIRE(*map.get(k) == k);
   for (std::uint64_t k = 0; k < next - live; k += 97) REQUIRE_FALSE(map.contains(k));
