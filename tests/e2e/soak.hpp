@@ -18,6 +18,9 @@
 // every live key and no other, and after FLUSHALL the RSS is back near where it started.
 #pragma once
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
 #include <barrier>
 #include <cstdio>
 #include <cstdlib>
@@ -492,6 +495,21 @@ inline SoakResult run_soak(const SoakOptions& o) {
       static_cast<long long>(res.rss_after_flush_kb), res.fds_baseline, res.fds_end);
   std::fflush(stdout);
   return res;
+}
+
+// What every soak must end with: no model error, drops and full SCANs really happened, no fd leak,
+// and after FLUSHALL (which trims malloc's arenas) the RSS back within 8 MB (or a quarter of the
+// growth) of the start.
+inline void check_soak(const SoakResult& res) {
+  for (const auto& e : res.errors) FAIL_CHECK(e);
+  CHECK(res.errors.empty());
+  CHECK(res.drops > 0);
+  CHECK(res.scans_completed > 0);
+  CHECK(res.fds_end <= res.fds_baseline);
+  const std::int64_t grown = res.rss_peak_kb - res.rss_start_kb;
+  if (!kSanitized) {
+    CHECK(res.rss_after_flush_kb - res.rss_start_kb < std::max<std::int64_t>(8 * 1024, grown / 4));
+  }
 }
 
 }  // namespace tessera::test

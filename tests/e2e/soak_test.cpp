@@ -18,15 +18,5 @@ TEST_CASE("reliability: soak with a model for TESSERA_SOAK_SECONDS") {
   o.keys_per_connection = 500;
   o.phase_seconds = 10;
   const SoakResult res = run_soak(o);
-  for (const auto& e : res.errors) FAIL_CHECK(e);
-  CHECK(res.errors.empty());
-  CHECK(res.drops > 0);
-  CHECK(res.scans_completed > 0);
-  CHECK(res.fds_end <= res.fds_baseline);
-  // FLUSHALL frees every entry and trims malloc's arenas: the RSS comes back within 8 MB (or a
-  // quarter of the growth) of the start.
-  const std::int64_t grown = res.rss_peak_kb - res.rss_start_kb;
-  if (!kSanitized) {
-    CHECK(res.rss_after_flush_kb - res.rss_start_kb < std::max<std::int64_t>(8 * 1024, grown / 4));
-  }
+  check_soak(res);
 }
