@@ -224,6 +224,7 @@ void bm_insert(benchmark::State& state) {
   }
 }
 
+// Lookups of keys[order[i]] for every i, timed; expect_found of them must hit.
 template <class T>
 void lookups(benchmark::State& state, const typename T::Map& m,
              const std::vector<std::string>& keys, std::size_t expect_found) {
@@ -236,44 +237,44 @@ void lookups(benchmark::State& state, const typename T::Map& m,
   if (found != expect_found) state.SkipWithError("wrong lookup result");
 }
 
-template <class T>
-void bm_lookup_hit(benchmark::State& state) {
+// Once per benchmark iteration: builds a map of the kN entries (untimed), then runs op(state, map),
+// which times itself.
+template <class T, class Op>
+void on_built_map(benchmark::State& state, Op&& op) {
   for (auto _ : state) {
     typename T::Map m;
     build<T>(m);
-    lookups<T>(state, m, data().keys, kN);
+    op(state, m);
   }
+}
+
+template <class T>
+void bm_lookup_hit(benchmark::State& state) {
+  on_built_map<T>(state, [](benchmark::State& st, auto& m) { lookups<T>(st, m, data().keys, kN); });
 }
 
 template <class T>
 void bm_lookup_miss(benchmark::State& state) {
-  for (auto _ : state) {
-    typename T::Map m;
-    build<T>(m);
-    lookups<T>(state, m, data().misses, 0);
-  }
+  on_built_map<T>(state,
+                  [](benchmark::State& st, auto& m) { lookups<T>(st, m, data().misses, 0); });
 }
 
 template <class T>
 void bm_erase(benchmark::State& state) {
-  const Data& d = data();
-  for (auto _ : state) {
-    typename T::Map m;
-    build<T>(m);
+  on_built_map<T>(state, [](benchmark::State& st, auto& m) {
+    const Data& d = data();
     const auto t0 = Clock::now();
     std::size_t erased = 0;
     for (std::size_t i = 0; i < kN; ++i) erased += T::erase(m, d.keys[d.order[i]]);
-    set_per_op(state, t0, kN);
-    if (erased != kN) state.SkipWithError("wrong erase result");
-  }
+    set_per_op(st, t0, kN);
+    if (erased != kN) st.SkipWithError("wrong erase result");
+  });
 }
 
 template <class T>
 void bm_churn(benchmark::State& state) {
-  const Data& d = data();
-  for (auto _ : state) {
-    typename T::Map m;
-    build<T>(m);
+  on_built_map<T>(state, [](benchmark::State& st, auto& m) {
+    const Data& d = data();
     std::vector<std::string> live = d.keys;
     std::mt19937_64 rng(7);
     for (int round = 0; round < kChurnRounds; ++round) {
@@ -290,20 +291,13 @@ void bm_churn(benchmark::State& state) {
         live[live.size() - 1 - j] = std::move(k);
       }
     }
-    // The lookups: every live key, in a random order.
-    const auto t0 = Clock::now();
-    std::size_t found = 0;
-    for (std::size_t i = 0; i < kN; ++i) found += found_size<T>(m, live[d.order[i]]) != 0;
-    set_per_op(state, t0, kN);
-    if (found != kN) state.SkipWithError("wrong churn lookup result");
-  }
+    lookups<T>(st, m, live, kN);  // the timed part: every live key, in a random order
+  });
 }
 
 template <class T>
 void bm_iterate(benchmark::State& state) {
-  for (auto _ : state) {
-    typename T::Map m;
-    build<T>(m);
+  on_built_map<T>(state, [](benchmark::State& st, auto& m) {
     const auto t0 = Clock::now();
     std::size_t n = 0;
     std::size_t bytes = 0;
@@ -311,10 +305,10 @@ void bm_iterate(benchmark::State& state) {
       ++n;
       bytes += k.size() + v.size();
     });
-    set_per_op(state, t0, kN);
+    set_per_op(st, t0, kN);
     benchmark::DoNotOptimize(bytes);
-    if (n != kN) state.SkipWithError("wrong iteration count");
-  }
+    if (n != kN) st.SkipWithError("wrong iteration count");
+  });
 }
 
 template <class T>

@@ -16,27 +16,31 @@
 using namespace tessera::map;
 using map_test::scale;
 
-TEST_CASE("differential (a): normal context, 600k random operations") {
+TEST_CASE("random operations agree with std::unordered_map: AutoHashMap, 600k over 20k keys") {
   map_test::differential_u64<AutoHashMap<std::uint64_t, std::uint64_t>>(600'000 * scale(), 20'000,
                                                                         1);
 }
 
-TEST_CASE("differential (a'): stateful context, 200k random operations over a small key range") {
+TEST_CASE(
+    "random operations agree with std::unordered_map under a seeded context, 200k over 300 keys") {
   map_test::differential_u64<HashMap<std::uint64_t, std::uint64_t, map_test::SeededContext>>(
       200'000 * scale(), 300, 2);
 }
 
-TEST_CASE("differential (b): every hash collides, 100k random operations") {
+TEST_CASE(
+    "random operations agree with std::unordered_map when every key collides (one probe run), "
+    "100k") {
   map_test::differential_u64<HashMap<std::uint64_t, std::uint64_t, map_test::CollideContext>>(
       100'000 * scale(), 200, 3);
 }
 
-TEST_CASE("differential (c): tombstone churn keeps probes short and the table from growing") {
+TEST_CASE(
+    "tombstone churn: the automatic in-place rehash keeps probes short and the capacity fixed") {
   map_test::churn_test(4000, 600'000 * scale());
 }
 
 TEST_CASE(
-    "differential (d): counted keys and values (200k operations), no leak and no double destroy") {
+    "counted keys and values, 200k random operations: nothing leaks, nothing is destroyed twice") {
   using M = HashMap<map_test::Counted, map_test::Counted, map_test::CountedContext>;
   const long before = map_test::Counted::live;
   {
@@ -108,7 +112,7 @@ TEST_CASE(
   CHECK(map_test::Counted::live == before);
 }
 
-TEST_CASE("differential: StringHashMap<std::string>, 200k random operations") {
+TEST_CASE("random operations agree with std::unordered_map: StringHashMap<std::string>, 200k") {
   StringHashMap<std::string> map;
   std::unordered_map<std::string, std::string> ref;
   std::mt19937_64 rng(5);
@@ -141,7 +145,9 @@ TEST_CASE("differential: StringHashMap<std::string>, 200k random operations") {
   }
 }
 
-TEST_CASE("differential: KvMap, 200k random operations with stats and memory accounting") {
+TEST_CASE(
+    "random operations agree with std::unordered_map: KvMap, 200k, with exact stats and byte "
+    "counts") {
   KvMap map;
   std::unordered_map<std::string, std::string> ref;
   std::mt19937_64 rng(6);

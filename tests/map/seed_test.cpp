@@ -428,9 +428,10 @@ TEST_CASE("seed 26: removeByPtr, key is array") {
   CHECK_FALSE(map.get(key).has_value());
 }
 
-// ---- the extra cases section 9 asks for -------------------------------------------------------
+// ---- the cases the reference's section 9 adds to the seed's ---------------------------------
 
-TEST_CASE("extra: key and value iterators") {
+TEST_CASE(
+    "key_iterator and value_iterator visit each entry once; values can be written through them") {
   U32Map map;
   for (std::uint32_t i = 0; i < 100; ++i) map.put(i, i * 3);
   std::uint64_t ksum = 0;
@@ -458,7 +459,9 @@ TEST_CASE("extra: key and value iterators") {
   CHECK(n == 100);
 }
 
-TEST_CASE("extra: a stateful context") {
+TEST_CASE(
+    "a stateful context: two maps with different seeds, and the unmanaged engine with an explicit "
+    "context") {
   using M = HashMap<std::uint64_t, std::uint64_t, map_test::SeededContext>;
   M a(map_test::SeededContext{1});
   M b(map_test::SeededContext{2});
@@ -483,7 +486,7 @@ TEST_CASE("extra: a stateful context") {
   u.deinit(alloc);
 }
 
-TEST_CASE("extra: lookup miss in a table with zero free slots (the limit path)") {
+TEST_CASE("a lookup miss in a table with no free slot stops after cap slots (the limit path)") {
   HashMap<std::uint64_t, std::uint64_t, map_test::IdentityContext> map;
   map.ensure_total_capacity(6);
   REQUIRE(map.capacity() == 8);
@@ -504,7 +507,9 @@ TEST_CASE("extra: lookup miss in a table with zero free slots (the limit path)")
   CHECK(map.check_invariants() == nullptr);
 }
 
-TEST_CASE("extra: move, clearAndFree, clone via a new context and allocator") {
+TEST_CASE(
+    "move() empties the source; clear_and_free() frees the table; clone_with() takes a new context "
+    "and allocator") {
   U64Map map;
   for (std::uint64_t i = 0; i < 50; ++i) map.put(i, i);
   U64Map moved = map.move();
@@ -534,7 +539,7 @@ TEST_CASE("extra: move, clearAndFree, clone via a new context and allocator") {
   CHECK(moved.count() == 1);
 }
 
-TEST_CASE("extra: sets store no values") {
+TEST_CASE("a set (V = void, or an empty tag) allocates no values array") {
   AutoHashSet<std::uint64_t> set;
   for (std::uint64_t i = 0; i < 100; ++i) set.put(i);
   CHECK(set.count() == 100);
@@ -558,7 +563,9 @@ TEST_CASE("extra: sets store no values") {
   CHECK(tagged.contains(std::uint64_t{1}));
 }
 
-TEST_CASE("extra: StringHashMap heterogeneous lookup and owned keys") {
+TEST_CASE(
+    "StringHashMap owns copies of its keys and looks them up by string_view, std::string or "
+    "literal") {
   StringHashMap<int> map;
   {
     std::string k = "temporary";
@@ -575,7 +582,7 @@ TEST_CASE("extra: StringHashMap heterogeneous lookup and owned keys") {
   CHECK(map.count() == 2);
 }
 
-TEST_CASE("extra: the engine is 16 bytes, like the seed") {
+TEST_CASE("the unmanaged engine and HashMap are 16 bytes in release builds, like the seed") {
 #ifdef NDEBUG
   CHECK(sizeof(AutoHashMapUnmanaged<std::uint64_t, std::uint64_t>) == 16);
   CHECK(sizeof(U64Map) == 16);
@@ -584,7 +591,7 @@ TEST_CASE("extra: the engine is 16 bytes, like the seed") {
 #endif
 }
 
-TEST_CASE("extra: capacity_for_size") {
+TEST_CASE("capacity_for_size and max_load give the seed's figures; over 2^31 slots throws") {
   CHECK(U32Map::capacity_for_size(1) == 2);
   CHECK(U32Map::capacity_for_size(6) == 8);
   CHECK(U32Map::capacity_for_size(7) == 16);

@@ -35,6 +35,17 @@ concept AdapterFor = requires(const A& a, const Q& q, const K& k) {
   { a.eql(q, k) } -> std::convertible_to<bool>;
 };
 
+// The same relation with the pseudo-key first, so that a template parameter can be constrained in
+// place (`template <LookupKey<Ctx, K> Q>`): Q looks up stored keys of type K through Ctx.
+template <class Q, class Ctx, class K>
+concept LookupKey = AdapterFor<Ctx, Q, K>;
+// A stored key K can be built from a Q (forwarded: Q may be an lvalue reference).
+template <class Q, class K>
+concept KeySource = std::constructible_from<K, Q&&>;
+// What an insert of a new key takes: it is looked up first, then built when absent.
+template <class Q, class Ctx, class K>
+concept InsertKey = LookupKey<Q, Ctx, K> && KeySource<Q, K>;
+
 // A map context for keys of type K: hashes stored keys and compares two of them. (It may also be an
 // adapter for other key types; see StringContext.) Copyable so that the managed map can hold one.
 template <class C, class K>

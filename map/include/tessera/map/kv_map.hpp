@@ -23,21 +23,9 @@
 #include <utility>
 
 #include "tessera/map/hash_map.hpp"
+#include "tessera/map/map_stats.hpp"
 
 namespace tessera::map {
-
-struct MapStats {
-  std::size_t count = 0;
-  std::size_t capacity = 0;
-  std::size_t tombstones = 0;
-  std::size_t memory_bytes = 0;  // table allocation + entry blocks (what the map allocated)
-  std::size_t max_probe = 0;     // maintained: the longest probe (slots visited to find a key) at
-                                 // insertion since the table was last built (grow or rehash, which
-                                 // recompute it exactly); removals do not lower it
-  double mean_probe = 0;         // maintained exactly: mean probe length over the live keys
-  std::uint64_t grows = 0;       // growth events since the table was first allocated
-  std::uint64_t rehashes = 0;    // automatic (or explicit) in-place rehashes since then
-};
 
 class KvMap {
  public:
@@ -96,17 +84,10 @@ class KvMap {
   std::size_t count() const { return table_.count(); }
   std::size_t capacity() const { return table_.capacity(); }
   std::size_t memory_bytes() const { return table_.memory_bytes() + entry_bytes_; }
+  // The table's statistics, with memory_bytes counting the entry blocks too.
   MapStats stats() const {
-    const TableStats t = table_.stats();
-    MapStats s;
-    s.count = t.count;
-    s.capacity = t.capacity;
-    s.tombstones = t.tombstones;
-    s.memory_bytes = t.table_bytes + entry_bytes_;
-    s.max_probe = t.max_probe;
-    s.mean_probe = t.mean_probe;
-    s.grows = t.grows;
-    s.rehashes = t.rehashes;
+    MapStats s = table_.stats();
+    s.memory_bytes += entry_bytes_;
     return s;
   }
 
