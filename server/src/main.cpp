@@ -4,8 +4,10 @@
 
 #include <cstdio>
 #include <exception>
-#include <tessera/server/config.hpp>
-#include <tessera/server/server.hpp>
+#include <tessera/server/commands/command_table.hpp>
+#include <tessera/server/commands/dispatch.hpp>
+#include <tessera/server/config/config.hpp>
+#include <tessera/server/network/server.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
   if (std::string note = adjust_open_file_limit(config); !note.empty()) spdlog::warn("{}", note);
   spdlog::info("Tessera {} starting: {}", TESSERA_VERSION, config.describe());
   try {
-    Server server(std::move(config));
+    command_table();  // builds and checks the table now: a broken one never serves
+    Server server(std::move(config), &dispatch);
     server.listen();
     server.run();
   } catch (const std::exception& e) {

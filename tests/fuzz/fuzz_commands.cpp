@@ -1,6 +1,6 @@
 // libFuzzer target for the command layer: arbitrary command arrays through the real command table,
 // the real Session (batching, cross-shard hops, chunked flushes) and a real, running ShardSet, in
-// process (LocalClient, no sockets).
+// process (InProcessSession, no sockets).
 //
 // Input format (every byte string decodes to something):
 //   byte 0: bit 0 picks the server (A: 2 shards, no limits; B: 3 shards, requirepass "pw",
@@ -22,9 +22,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/reply_reader.hpp>
 #include <tessera/protocol/reply_writer.hpp>
-#include <tessera/server/local_client.hpp>
+#include <tessera/server/in_process_session.hpp>
 #include <vector>
 
 namespace {
@@ -111,7 +112,7 @@ std::size_t count_replies(std::string_view bytes, std::vector<Reply>* keep = nul
   return n;
 }
 
-Reply one(LocalClient& c, std::initializer_list<std::string_view> argv) {
+Reply one(InProcessSession& c, std::initializer_list<std::string_view> argv) {
   std::vector<Reply> r;
   require(count_replies(c.call(argv), &r) == 1);
   return r[0];
@@ -119,7 +120,7 @@ Reply one(LocalClient& c, std::initializer_list<std::string_view> argv) {
 
 // DBSIZE must equal the number of distinct keys of a full SCAN (nothing else runs meanwhile).
 void check_keyspace(Server& s) {
-  LocalClient admin(s.set, s.state, 0);
+  InProcessSession admin(s.set, s.state, 0);
   const Reply size = one(admin, {"DBSIZE"});
   require(size.type == Reply::Type::kInteger);
   std::set<std::string> keys;
@@ -136,7 +137,7 @@ void check_keyspace(Server& s) {
 }
 
 void reset(Server& s, bool with_limits) {
-  LocalClient admin(s.set, s.state, 0);
+  InProcessSession admin(s.set, s.state, 0);
   if (with_limits) one(admin, {"AUTH", "pw"});
   require(one(admin, {"FLUSHALL"}).str == "OK");
   one(admin, {"CONFIG", "SET", "maxmemory", with_limits ? "1" : "0"});
@@ -150,7 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t config = in.byte();
   const bool with_limits = (config & 1) != 0;
   Server& s = server(with_limits);
-  LocalClient client(s.set, s.state, (config >> 1) % s.set.size());
+  InProcessSession client(s.set, s.state, (config >> 1) % s.set.size());
 
   std::string pipeline;
   std::size_t pending = 0;  // commands in `pipeline`
@@ -180,7 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           static thread_local std::string lower[std::size(kCommands)];
           std::string& l = lower[t % std::size(kCommands)];
           l.assign(argv.back());
-          for (char& c : l) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+          for (char& c : l) c = tessera::protocol::ascii_lower(c);
           argv.back() = l;
         }
       } else if (i > 0 && t < 0x60) {

@@ -1,5 +1,5 @@
 // The command table and handlers, in process: the real Session (batching, cross-shard hops) on a
-// real, running ShardSet, through LocalClient. Every exact reply here is Redis 7.0.15's bytes
+// real, running ShardSet, through InProcessSession. Every exact reply here is Redis 7.0.15's bytes
 // (redis-compat.md section 5) unless the comment says Tessera differs on purpose.
 #include <doctest/doctest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <tessera/protocol/reply_reader.hpp>
 #include <tessera/protocol/reply_writer.hpp>
-#include <tessera/server/commands.hpp>
-#include <tessera/server/local_client.hpp>
+#include <tessera/server/commands/command_table.hpp>
+#include <tessera/server/in_process_session.hpp>
 #include <vector>
 
 using namespace tessera::server;
@@ -47,7 +47,7 @@ std::vector<Reply> parse_all(std::string_view bytes) {
   return out;
 }
 
-Reply one(LocalClient& c, std::initializer_list<std::string_view> argv) {
+Reply one(InProcessSession& c, std::initializer_list<std::string_view> argv) {
   auto replies = parse_all(c.call(argv));
   REQUIRE(replies.size() == 1);
   return replies[0];
@@ -67,7 +67,7 @@ TEST_CASE("commands: data commands reply exactly like Redis") {
   for (unsigned n : kShardCounts) {
     CAPTURE(n);
     Env env(n);
-    LocalClient c(env.set, env.state, n - 1);
+    InProcessSession c(env.set, env.state, n - 1);
     CHECK(c.call({"PING"}) == "+PONG\r\n");
     CHECK(c.call({"ping", "hello"}) == "$5\r\nhello\r\n");
     CHECK(c.call({"PING", "a", "b"}) == "-ERR wrong number of arguments for 'ping' command\r\n");
@@ -122,7 +122,7 @@ TEST_CASE("commands: data commands reply exactly like Redis") {
 
 TEST_CASE("commands: connection commands and exact error texts") {
   Env env(2);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   CHECK(c.call({"FOO", "bar", "baz"}) ==
         "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n");
   CHECK(c.call({"foo"}) == "-ERR unknown command 'foo', with args beginning with: \r\n");
@@ -166,11 +166,11 @@ TEST_CASE("commands: connection commands and exact error texts") {
 
 TEST_CASE("commands: a protocol error is written then the session ends") {
   Env env(2);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   CHECK(c.send("PING\r\n*abc\r\nPING\r\n") ==
         "+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n");
   CHECK(c.closed());
-  LocalClient d(env.set, env.state);
+  InProcessSession d(env.set, env.state);
   CHECK(d.send("*1\r\n$3\r\nGET\r\nPING\r\n\r\n*0\r\n") ==
         "-ERR wrong number of arguments for 'get' command\r\n+PONG\r\n");
   CHECK_FALSE(d.closed());
@@ -180,7 +180,7 @@ TEST_CASE("commands: pipelined batches keep request order across shards") {
   for (unsigned n : kShardCounts) {
     CAPTURE(n);
     Env env(n);
-    LocalClient c(env.set, env.state, 0);
+    InProcessSession c(env.set, env.state, 0);
     std::string req, want;
     for (int i = 0; i < 300; ++i) {
       const std::string k = "key:" + std::to_string(i), v = "value-" + std::to_string(i);
@@ -218,7 +218,7 @@ TEST_CASE("commands: a client that pipelines big replies gets them in bounded wr
   Config cfg;
   cfg.reply_chunk_bytes = 64 * 1024;
   Env env(2, cfg);
-  LocalClient c(env.set, env.state, 0);
+  InProcessSession c(env.set, env.state, 0);
   const std::string big(10000, 'v');
   for (int i = 0; i < 8; ++i) c.call({"SET", "big" + std::to_string(i), big});
   std::string req;
@@ -238,7 +238,7 @@ TEST_CASE("commands: SCAN iterates every shard with Redis's cursor rules") {
   for (unsigned n : kShardCounts) {
     CAPTURE(n);
     Env env(n);
-    LocalClient c(env.set, env.state, 0);
+    InProcessSession c(env.set, env.state, 0);
     std::set<std::string> all;
     std::string req;
     for (int i = 0; i < 3000; ++i) {
@@ -272,7 +272,7 @@ TEST_CASE("commands: SCAN iterates every shard with Redis's cursor rules") {
     CHECK(c.call({"SCAN", std::to_string(1023)}) == "*2\r\n$1\r\n0\r\n*0\r\n");
   }
   Env env(2);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   CHECK(c.call({"SCAN", "abc"}) == "-ERR invalid cursor\r\n");
   CHECK(c.call({"SCAN", " 1"}) == "-ERR invalid cursor\r\n");
   CHECK(c.call({"SCAN", "18446744073709551616"}) == "-ERR invalid cursor\r\n");
@@ -286,7 +286,7 @@ TEST_CASE("commands: SCAN iterates every shard with Redis's cursor rules") {
 
 TEST_CASE("commands: SCAN returns every key present throughout while shards grow") {
   Env env(4);
-  LocalClient c(env.set, env.state, 1);
+  InProcessSession c(env.set, env.state, 1);
   std::string req;
   for (int i = 0; i < 500; ++i)
     tessera::protocol::write_command(req, {"SET", "stay:" + std::to_string(i), "v"});
@@ -314,7 +314,7 @@ TEST_CASE("commands: AUTH with requirepass NOAUTH before it") {
   Config cfg;
   cfg.requirepass = "s3cret";
   Env env(2, cfg);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   CHECK(c.call({"GET", "a"}) == "-NOAUTH Authentication required.\r\n");
   CHECK(c.call({"FOO"}) == "-ERR unknown command 'FOO', with args beginning with: \r\n");
   CHECK(c.call({"GET"}) == "-ERR wrong number of arguments for 'get' command\r\n");
@@ -325,20 +325,20 @@ TEST_CASE("commands: AUTH with requirepass NOAUTH before it") {
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
   CHECK(c.call({"AUTH", "s3cret"}) == "+OK\r\n");
   CHECK(c.call({"GET", "a"}) == "$-1\r\n");
-  LocalClient d(env.set, env.state);
+  InProcessSession d(env.set, env.state);
   CHECK(d.call({"HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "x"}).starts_with("*14\r\n"));
   CHECK(d.call({"CLIENT", "GETNAME"}) == "$1\r\nx\r\n");
-  LocalClient e(env.set, env.state);
+  InProcessSession e(env.set, env.state);
   CHECK(e.call({"AUTH", "default", "s3cret"}) == "+OK\r\n");
   CHECK(e.call({"MSET", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"}) == "+OK\r\n");
   CHECK(e.call({"QUIT"}) == "+OK\r\n");
   // Before AUTH, Redis's pre-authentication limits hold: more than 10 arguments, or a bulk over
   // 16384 bytes, is a protocol error that closes the connection.
-  LocalClient f(env.set, env.state);
+  InProcessSession f(env.set, env.state);
   CHECK(f.call({"MSET", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"}) ==
         "-ERR Protocol error: unauthenticated multibulk length\r\n");
   CHECK(f.closed());
-  LocalClient g(env.set, env.state);
+  InProcessSession g(env.set, env.state);
   CHECK(g.call({"AUTH", std::string(20000, 'p')}) ==
         "-ERR Protocol error: unauthenticated bulk length\r\n");
   CHECK(g.closed());
@@ -347,7 +347,7 @@ TEST_CASE("commands: AUTH with requirepass NOAUTH before it") {
 TEST_CASE("commands: maxmemory refuses writes with -OOM reads and deletes still work") {
   Config cfg;
   Env env(2, cfg);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   for (int i = 0; i < 200; ++i) c.call({"SET", "m:" + std::to_string(i), std::string(100, 'x')});
   CHECK(c.call({"CONFIG", "SET", "maxmemory", "1kb"}) == "+OK\r\n");
   const std::string oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
@@ -363,7 +363,7 @@ TEST_CASE("commands: maxmemory refuses writes with -OOM reads and deletes still 
 
 TEST_CASE("commands: CONFIG GET INFO and the introspection commands") {
   Env env(2);
-  LocalClient c(env.set, env.state);
+  InProcessSession c(env.set, env.state);
   CHECK(c.call({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   CHECK(c.call({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(c.call({"CONFIG", "GET", "databases"}) == "*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n");

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <tessera/server/config.hpp>
+#include <tessera/server/config/config.hpp>
 #include <vector>
 
 using namespace tessera::server;

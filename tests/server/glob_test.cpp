@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
-#include <tessera/server/glob.hpp>
+#include <tessera/server/commands/glob.hpp>
 
 using tessera::server::glob_match;
 

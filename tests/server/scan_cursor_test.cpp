@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
-#include <tessera/server/scan_cursor.hpp>
+#include <tessera/server/commands/scan_cursor.hpp>
 
 using namespace tessera::server;
 using namespace std::string_literals;

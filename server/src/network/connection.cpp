@@ -29,9 +29,15 @@ class Connection::SocketSink final : public ReplySink {
   Shard& shard_;
 };
 
-Connection::Connection(ShardSet& shards, ServerState& state, unsigned home,
+Connection::Connection(ShardSet& shards, ServerState& state, unsigned home, Dispatcher dispatch,
                        asio::ip::tcp::socket socket)
-    : shards_(shards), state_(state), home_(home), socket_(std::move(socket)) {}
+    : shards_(shards),
+      state_(state),
+      home_(home),
+      dispatch_(dispatch),
+      socket_(std::move(socket)) {}
+
+Connection::~Connection() { state_.connected_clients.fetch_sub(1, std::memory_order_relaxed); }
 
 void Connection::shut_down() {
   stopping_ = true;
@@ -47,21 +53,13 @@ void Connection::close_now() {
 
 asio::awaitable<void> Connection::run() {
   Shard& shard = shards_.shard(home_);
-  // Registered for the idle sweep and shutdown until the end, whatever way the loop ends.
-  struct Registration {
-    Shard& shard;
-    ServerState& state;
-    std::list<ConnectionHook*>::iterator it;
-    ~Registration() {
-      shard.connections().erase(it);
-      state.connected_clients.fetch_sub(1, std::memory_order_relaxed);
-    }
-  } registration{shard, state_, shard.connections().insert(shard.connections().end(), this)};
+  // In the shard's list for the idle sweep and shutdown until destroyed (auto-unlink).
+  shard.connections().push_back(*this);
   ++shard.counters().connections_received;
   last_active_s = shard.clock_s();
 
   protocol::RequestParser parser;
-  Session session(shards_, state_, home_);
+  Session session(shards_, state_, home_, dispatch_);
   SocketSink sink(*this, shard);
   const std::uint64_t query_limit = state_.config.client_query_buffer_limit;
   while (!stopping_) {

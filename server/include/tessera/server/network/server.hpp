@@ -12,15 +12,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <tessera/server/config.hpp>
-#include <tessera/server/server_state.hpp>
-#include <tessera/server/shard_set.hpp>
+#include <tessera/server/config/config.hpp>
+#include <tessera/server/config/server_state.hpp>
+#include <tessera/server/session/session.hpp>
+#include <tessera/server/shard/shard_set.hpp>
 
 namespace tessera::server {
 
 class Server {
  public:
-  explicit Server(Config config);
+  // Every connection's Session runs its commands through `dispatch` (commands/dispatch.hpp).
+  Server(Config config, Dispatcher dispatch);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -45,6 +47,7 @@ class Server {
 
   ServerState state_;
   ShardSet shards_;
+  Dispatcher dispatch_;
   asio::io_context main_{1};
   asio::ip::tcp::acceptor acceptor_{main_};
   asio::signal_set signals_{main_};

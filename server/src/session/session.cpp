@@ -1,13 +1,13 @@
-// Session: batch execution with one hop per remote shard per batch (design note in session.hpp).
-#include <tessera/server/session.hpp>
+// Session: batch execution with one hop per remote shard per batch (design note in
+// tessera/server/session/session.hpp).
+#include <tessera/server/session/session.hpp>
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <limits>
-#include <tessera/server/commands.hpp>
-#include <tessera/server/shard_calls.hpp>
+#include <tessera/server/shard/shard_calls.hpp>
 
 namespace tessera::server {
 
@@ -18,92 +18,63 @@ constexpr std::size_t kMaxRemoteReplies = 1024;
 constexpr std::size_t kMaxRemoteOps = 8192;
 // Above this, an idle session gives its buffers back after a flush.
 constexpr std::size_t kKeepCapacity = 1024 * 1024;
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string upper(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-  return r;
-}
-
-const CommandSpec* find_sub(std::span<const CommandSpec> subs, std::string_view name) {
-  for (const auto& s : subs) {
-    if (s.name.size() != name.size()) continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < name.size() && eq; ++i) eq = ascii_lower(name[i]) == s.name[i];
-    if (eq) return &s;
-  }
-  return nullptr;
-}
-
-bool arity_ok(int arity, std::size_t argc) {
-  return arity >= 0 ? argc == static_cast<std::size_t>(arity)
-                    : argc >= static_cast<std::size_t>(-arity);
-}
 }  // namespace
 
-Session::Session(ShardSet& shards, ServerState& state, unsigned home)
+Session::Session(ShardSet& shards, ServerState& state, unsigned home, Dispatcher dispatch)
     : shards_(shards),
       state_(state),
       home_(home),
+      dispatch_(dispatch),
       id_(state.next_client_id.fetch_add(1, std::memory_order_relaxed)),
       authenticated_(state.config.requirepass.empty()),
       remote_ops_(shards.size()),
       remote_done_(shards.size(), 0),
       remote_out_(shards.size()) {}
 
-Session::RemoteOp& Session::queue_remote(unsigned shard, OpKind kind, std::string_view key,
-                                         std::string_view value, std::uint8_t flags) {
+void Session::queue_remote(unsigned shard, const KeyOp& op) {
   auto& ops = remote_ops_[shard];
   if (ops.size() == remote_done_[shard]) remote_shards_.push_back(shard);
-  ops.push_back(RemoteOp{kind, flags, key, value});
+  ops.push_back(RemoteOp{op});
   ++remote_pending_;
-  return ops.back();
 }
 
-void Session::op(OpKind kind, std::string_view key, std::string_view value, std::uint8_t flags) {
-  const unsigned s = shards_.shard_of(key);
-  if (s == home_) {
-    home_shard().apply(kind, flags, key, value, out_);
-    return;
+bool Session::run_or_queue(const KeyOp& op, unsigned shard) {
+  if (shard == home_) {
+    op.run(home_store(), op, out_);
+    return false;
   }
-  if (kind == OpKind::kSetSilent) {
-    queue_remote(s, kind, key, value, flags);
-    return;
-  }
-  if (kind == OpKind::kSet && flags == 0) {
-    // The reply of a plain SET does not depend on the shard's state: answer now, run it later.
-    queue_remote(s, OpKind::kSetSilent, key, value, 0);
-    writer_.ok();
-    return;
-  }
-  queue_remote(s, kind, key, value, flags);
-  holes_.push_back(Hole{out_.size(), Hole::Kind::kBytes, static_cast<std::uint16_t>(s),
-                        static_cast<std::uint32_t>(remote_ops_[s].size() - 1), 0, 0, 0});
+  queue_remote(shard, op);
+  return true;
+}
+
+void Session::key_op(const KeyOp& op, unsigned shard) {
+  if (!run_or_queue(op, shard)) return;
+  // Queued: its reply goes into a hole here, filled in when the shard has run it.
+  holes_.push_back(Hole{out_.size(), Hole::Kind::kBytes, static_cast<std::uint16_t>(shard),
+                        static_cast<std::uint32_t>(remote_ops_[shard].size() - 1), 0, 0, 0});
   ++remote_replies_;
 }
 
+void Session::key_op_unreplied(const KeyOp& op, unsigned shard) { run_or_queue(op, shard); }
+
 void Session::begin_sum() {
-  in_sum_ = true;
   sum_pos_ = out_.size();
   sum_base_ = 0;
   sum_refs_begin_ = static_cast<std::uint32_t>(sum_refs_.size());
 }
 
-void Session::sum_op(OpKind kind, std::string_view key) {
-  const unsigned s = shards_.shard_of(key);
+void Session::sum_op(const KeyOp& op) {
+  const unsigned s = shards_.shard_of(op.key);
   if (s == home_) {
-    sum_base_ += home_shard().apply(kind, 0, key, {}, out_);
+    sum_base_ += op.run(home_store(), op, out_);
     return;
   }
-  queue_remote(s, kind, key, {}, 0);
+  queue_remote(s, op);
   sum_refs_.emplace_back(static_cast<std::uint16_t>(s),
                          static_cast<std::uint32_t>(remote_ops_[s].size() - 1));
 }
 
 void Session::end_sum() {
-  in_sum_ = false;
   const auto refs_end = static_cast<std::uint32_t>(sum_refs_.size());
   if (refs_end == sum_refs_begin_) {
     writer_.integer(sum_base_);
@@ -136,7 +107,7 @@ asio::awaitable<void> Session::settle_round(std::size_t budget) {
     for (; i < ops.size() && out.size() < budget; ++i) {
       RemoteOp& o = ops[i];
       o.begin = out.size();
-      o.count = shard.apply(o.kind, o.flags, o.key, o.value, out);
+      o.count = o.op.run(shard.store(), o.op, out);
       o.end = out.size();
     }
     remote_done_[s] = static_cast<std::uint32_t>(i);
@@ -270,11 +241,11 @@ asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser
     }
     if (argv_.empty()) continue;
     ++counters.commands;
-    if (const CommandSpec* barrier = dispatch(argv_)) {
+    if (const Barrier barrier = dispatch_(*this, argv_)) {
       // Remote replies are written first (in bounded rounds); then the rest runs before it.
       if (remote_replies_ != 0 && !co_await flush(sink)) co_return Verdict::kClose;
       co_await settle();
-      co_await barrier->async(*this, argv_);
+      co_await barrier(*this, argv_);
     }
     if (close_after_reply_) {
       co_await flush(sink);
@@ -284,48 +255,6 @@ asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser
   }
   const bool written = co_await flush(sink);
   co_return written && !sink.stopping() ? Verdict::kContinue : Verdict::kClose;
-}
-
-const CommandSpec* Session::dispatch(Args argv) {
-  // Redis's order (server.c processCommand): existence, arity, authentication, then memory.
-  const CommandSpec* spec = find_command(argv[0]);
-  if (spec == nullptr) {
-    writer_.unknown_command(argv[0], argv.subspan(1));
-    return nullptr;
-  }
-  if (!arity_ok(spec->arity, argv.size())) {
-    writer_.wrong_arity(spec->name);
-    return nullptr;
-  }
-  if (!spec->subcommands.empty() && argv.size() >= 2) {
-    const CommandSpec* sub = find_sub(spec->subcommands, argv[1]);
-    if (sub == nullptr) {
-      writer_.unknown_subcommand(argv[1], upper(spec->name));
-      return nullptr;
-    }
-    if (!arity_ok(sub->arity, argv.size())) {
-      std::string full(spec->name);
-      full += '|';
-      full += sub->name;
-      writer_.wrong_arity(full);
-      return nullptr;
-    }
-    spec = sub;
-  }
-  if (!authenticated_ && !(spec->flags & kCmdNoAuth)) {
-    writer_.error("NOAUTH Authentication required.");
-    return nullptr;
-  }
-  if ((spec->flags & kCmdDenyOom) != 0) {
-    const std::uint64_t limit = state_.maxmemory.load(std::memory_order_relaxed);
-    if (limit != 0 && shards_.used_memory() > limit) {
-      writer_.error("OOM command not allowed when used memory > 'maxmemory'.");
-      return nullptr;
-    }
-  }
-  if (spec->sync == nullptr) return spec;  // a barrier: the caller settles and awaits it
-  spec->sync(*this, argv);
-  return nullptr;
 }
 
 }  // namespace tessera::server

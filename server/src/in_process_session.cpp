@@ -1,11 +1,12 @@
-// LocalClient: a Session driven from a test thread (see local_client.hpp).
-#include <tessera/server/local_client.hpp>
+// InProcessSession: a Session driven from a test thread (see in_process_session.hpp).
+#include <tessera/server/in_process_session.hpp>
 
 #include <algorithm>
 #include <exception>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
+#include <tessera/server/commands/dispatch.hpp>
 
 namespace tessera::server {
 
@@ -28,15 +29,15 @@ class StringSink final : public ReplySink {
 };
 }  // namespace
 
-LocalClient::LocalClient(ShardSet& shards, ServerState& state, unsigned home)
+InProcessSession::InProcessSession(ShardSet& shards, ServerState& state, unsigned home)
     : shards_(shards),
       home_(home),
       parser_(std::make_unique<protocol::RequestParser>()),
-      session_(std::make_unique<Session>(shards, state, home)) {}
+      session_(std::make_unique<Session>(shards, state, home, &dispatch)) {}
 
-LocalClient::~LocalClient() = default;
+InProcessSession::~InProcessSession() = default;
 
-std::string LocalClient::send(std::string_view bytes) {
+std::string InProcessSession::send(std::string_view bytes) {
   if (closed_) return {};
   std::string out;
   std::promise<void> done;
@@ -58,13 +59,13 @@ std::string LocalClient::send(std::string_view bytes) {
   return out;
 }
 
-std::string LocalClient::call(std::initializer_list<std::string_view> argv) {
+std::string InProcessSession::call(std::initializer_list<std::string_view> argv) {
   std::string req;
   protocol::write_command(req, argv);
   return send(req);
 }
 
-std::string LocalClient::call(const std::vector<std::string>& argv) {
+std::string InProcessSession::call(const std::vector<std::string>& argv) {
   std::vector<std::string_view> views(argv.begin(), argv.end());
   std::string req;
   protocol::write_command(req, views);

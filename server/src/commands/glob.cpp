@@ -1,15 +1,15 @@
 // Redis glob matching, ported from util.c stringmatchlen (7.0) with explicit bounds (Redis relies
 // on the NUL after sds strings) and a recursion cap.
-#include <tessera/server/glob.hpp>
+#include <tessera/server/commands/glob.hpp>
 
 #include <utility>
+
+#include <tessera/protocol/ascii.hpp>
 
 namespace tessera::server {
 
 namespace {
 constexpr int kMaxNesting = 1000;  // '*'s recursed into; deeper patterns report "no match"
-
-int lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 bool match_impl(const char* p, std::size_t plen, const char* s, std::size_t slen, bool nocase,
                 bool& skip_longer, int nesting) {
@@ -63,15 +63,19 @@ bool match_impl(const char* p, std::size_t plen, const char* s, std::size_t slen
             int end = static_cast<unsigned char>(p[2]);
             int c = static_cast<unsigned char>(s[0]);
             if (start > end) std::swap(start, end);
-            if (nocase) {
-              start = lower(static_cast<unsigned char>(start));
-              end = lower(static_cast<unsigned char>(end));
-              c = lower(static_cast<unsigned char>(c));
+            if (nocase) {  // folded after the swap, as Redis does ("[Z-a]" stays empty)
+              auto fold = [](int b) {
+                return static_cast<unsigned char>(protocol::ascii_lower(static_cast<char>(b)));
+              };
+              start = fold(start);
+              end = fold(end);
+              c = fold(c);
             }
             p += 2;
             plen -= 2;
             if (c >= start && c <= end) matched = true;
-          } else if (nocase ? lower(p[0]) == lower(s[0]) : p[0] == s[0]) {
+          } else if (nocase ? protocol::ascii_lower(p[0]) == protocol::ascii_lower(s[0])
+                            : p[0] == s[0]) {
             matched = true;
           }
           ++p;
@@ -90,7 +94,8 @@ bool match_impl(const char* p, std::size_t plen, const char* s, std::size_t slen
         }
         [[fallthrough]];
       default:
-        if (nocase ? lower(p[0]) != lower(s[0]) : p[0] != s[0]) return false;
+        if (nocase ? protocol::ascii_lower(p[0]) != protocol::ascii_lower(s[0]) : p[0] != s[0])
+          return false;
         ++s;
         --slen;
         break;

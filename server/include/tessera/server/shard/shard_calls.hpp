@@ -18,7 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <tessera/server/shard_set.hpp>
+#include <tessera/server/shard/shard_set.hpp>
 
 namespace tessera::server {
 

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include <tessera/server/config.hpp>
+#include <tessera/server/config/config.hpp>
 
 namespace tessera::server {
 

@@ -1,6 +1,9 @@
-// A client session without its socket: runs pipelined commands in order on the connection's home
-// shard and produces the reply bytes. The Connection wraps it around a TCP socket; LocalClient (and
-// the command fuzzer) around a string, so tests drive the real command table on a real shard set.
+// A client session without its socket: batching and reply order. It takes pipelined commands from
+// the parser, hands each to the dispatcher it was given (commands/dispatch.hpp gives the real one:
+// the session knows neither the command table nor what a data operation means), runs the key
+// operations the commands make on the shards that own the keys, and writes the replies in request
+// order. The Connection wraps it around a TCP socket; InProcessSession (and the command fuzzer)
+// around a string, so tests drive the real command table on a real shard set.
 //
 // Batch execution (the hot path):
 //   - Commands are taken from the parser one by one. Immediate replies, and data operations whose
@@ -21,7 +24,8 @@
 //     therefore holds at most about one chunk of replies per shard (plus one reply each), and the
 //     server stops reading from it; the kernel's socket buffers do the rest.
 //   - Every operation of a batch has run before flush() returns, even when the peer is gone: a
-//     remote SET is acknowledged before it runs, and an acknowledged write is never dropped.
+//     command may acknowledge a remote write before it runs (key_op_unreplied: SET does, for a
+//     plain SET), and an acknowledged write is never dropped.
 #pragma once
 
 #include <cstdint>
@@ -33,13 +37,21 @@
 #include <boost/asio/awaitable.hpp>
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/protocol/request_parser.hpp>
-#include <tessera/server/server_state.hpp>
-#include <tessera/server/shard_set.hpp>
+#include <tessera/server/config/server_state.hpp>
+#include <tessera/server/shard/key_op.hpp>
+#include <tessera/server/shard/shard_set.hpp>
 
 namespace tessera::server {
 
 using Args = std::span<const std::string_view>;
-struct CommandSpec;
+class Session;
+
+// A command that reads or changes every shard (DBSIZE, SCAN, FLUSHALL, INFO...): the session runs
+// it once every key operation queued before it has run, so that it sees all earlier writes.
+using Barrier = asio::awaitable<void> (*)(Session&, Args);
+// Runs one command (argv[0] is its name): writes its reply, or makes key operations, through the
+// session, and returns nullptr; or returns the barrier the session must run for it.
+using Dispatcher = Barrier (*)(Session&, Args);
 
 // Where a session's replies go: a socket, or a string for in-process use.
 class ReplySink {
@@ -55,7 +67,7 @@ class ReplySink {
 class Session {
  public:
   // Must be used from `home`'s thread only.
-  Session(ShardSet& shards, ServerState& state, unsigned home);
+  Session(ShardSet& shards, ServerState& state, unsigned home, Dispatcher dispatch);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -65,13 +77,22 @@ class Session {
   // failed write. Leaves nothing pending: every reply computed has been written when it returns.
   asio::awaitable<Verdict> drain(protocol::RequestParser& parser, ReplySink& sink);
 
-  // ---- for command handlers (commands.cpp); all on the home shard's thread ----
+  // ---- for command handlers (server/src/commands/); all on the home shard's thread ----
   protocol::ReplyWriter& reply() { return writer_; }
-  // A single-key data operation whose reply goes here, in order (on whichever shard owns the key).
-  void op(OpKind kind, std::string_view key, std::string_view value = {}, std::uint8_t flags = 0);
-  // An integer reply summed over data operations (DEL, EXISTS with many keys).
+  // The shard that owns `key`, and whether that is this session's home shard (where an operation
+  // runs at once instead of waiting for the batch's hop).
+  unsigned shard_of(std::string_view key) const { return shards_.shard_of(key); }
+  bool is_home(unsigned shard) const { return shard == home_; }
+  // Runs `op` on `shard` (the owner of op.key); its reply takes its place here, in request order.
+  void key_op(const KeyOp& op, unsigned shard);
+  void key_op(const KeyOp& op) { key_op(op, shard_of(op.key)); }
+  // Runs `op`, which writes no reply, on `shard`; when that is not the home shard, later (in this
+  // batch's hop), after the caller may already have written a reply for it.
+  void key_op_unreplied(const KeyOp& op, unsigned shard);
+  // An integer reply summed over key operations' counts (DEL, EXISTS with many keys); the
+  // operations write no reply bytes.
   void begin_sum();
-  void sum_op(OpKind kind, std::string_view key);
+  void sum_op(const KeyOp& op);
   void end_sum();
   // Runs every queued remote operation now (before a command that reads all shards).
   asio::awaitable<void> settle();
@@ -93,13 +114,10 @@ class Session {
 
  private:
   struct RemoteOp {
-    OpKind kind;
-    std::uint8_t flags;
-    std::string_view key;  // views into the parser's buffer: valid until the next prepare()
-    std::string_view value;
+    KeyOp op;               // its views point into the parser's buffer: valid until the flush
     std::size_t begin = 0;  // reply bytes in remote_out_[shard]
     std::size_t end = 0;
-    std::int64_t count = 0;  // kDel/kExists result
+    std::int64_t count = 0;  // what op.run returned (summed for DEL/EXISTS)
   };
   struct Hole {
     std::size_t pos;  // offset in out_
@@ -111,11 +129,10 @@ class Session {
     std::uint32_t refs_end;
   };
 
-  // Runs a command that needs no hop (errors included) and returns nullptr, or returns the spec of
-  // a barrier command for the caller to settle and await.
-  const CommandSpec* dispatch(Args argv);
-  RemoteOp& queue_remote(unsigned shard, OpKind kind, std::string_view key, std::string_view value,
-                         std::uint8_t flags);
+  void queue_remote(unsigned shard, const KeyOp& op);
+  // Runs `op` now when `shard` is home (false), else queues it for that shard (true).
+  bool run_or_queue(const KeyOp& op, unsigned shard);
+  Store& home_store() { return shards_.shard(home_).store(); }
   bool must_flush() const;
   // One round: each shard with queued operations and less than `budget` reply bytes not yet
   // written runs its operations in order until it produced `budget` bytes or ran them all.
@@ -129,6 +146,7 @@ class Session {
   ShardSet& shards_;
   ServerState& state_;
   unsigned home_;
+  Dispatcher dispatch_;
   std::uint64_t id_;
   bool authenticated_;
   bool close_after_reply_ = false;
@@ -147,7 +165,6 @@ class Session {
   std::size_t remote_pending_ = 0;                 // ops queued, not yet run
   std::size_t remote_replies_ = 0;                 // reply-bearing ops queued since the last flush
   std::size_t remote_reply_cap_ = 64;              // adapts to the size of remote replies
-  bool in_sum_ = false;
   std::size_t sum_pos_ = 0;
   std::int64_t sum_base_ = 0;
   std::uint32_t sum_refs_begin_ = 0;

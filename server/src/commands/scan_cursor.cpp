@@ -1,5 +1,5 @@
 // SCAN cursor parsing with strtoul's exact acceptance rules (see scan_cursor.hpp).
-#include <tessera/server/scan_cursor.hpp>
+#include <tessera/server/commands/scan_cursor.hpp>
 
 #include <limits>
 

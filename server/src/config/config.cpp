@@ -1,5 +1,5 @@
 // Flags (CLI11), the redis.conf-style config file, and the start-up checks.
-#include <tessera/server/config.hpp>
+#include <tessera/server/config/config.hpp>
 
 #include <arpa/inet.h>
 
@@ -9,7 +9,8 @@
 #include <sstream>
 #include <thread>
 
-#include <tessera/server/scan_cursor.hpp>
+#include <tessera/protocol/ascii.hpp>
+#include <tessera/server/commands/scan_cursor.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -18,12 +19,6 @@
 namespace tessera::server {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
 
 // redis.conf style: "name value..." per line, '#' comments, values optionally quoted. Names are
 // the long flag names (port, bind, maxmemory, protected-mode, ...); the command line wins.
@@ -47,7 +42,7 @@ class RedisStyleConfig : public CLI::Config {
       std::string name;
       if (!(words >> name) || name[0] == '#') continue;
       CLI::ConfigItem item;
-      item.name = lower(name);
+      item.name = protocol::to_lower(name);
       std::string word;
       while (words >> word) {
         if (word.size() >= 2 && (word.front() == '"' || word.front() == '\'') &&
@@ -64,7 +59,7 @@ class RedisStyleConfig : public CLI::Config {
 };
 
 std::optional<bool> parse_yes_no(std::string_view v) {
-  const std::string s = lower(v);
+  const std::string s = protocol::to_lower(v);
   if (s == "yes" || s == "true" || s == "1" || s == "on") return true;
   if (s == "no" || s == "false" || s == "0" || s == "off") return false;
   return std::nullopt;
@@ -80,7 +75,7 @@ std::string memory_text(std::uint64_t v) {
 }  // namespace
 
 std::optional<std::uint64_t> parse_memory(std::string_view text) {
-  const std::string s = lower(text);
+  const std::string s = protocol::to_lower(text);
   std::size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
   if (i == 0 || i > 19) return std::nullopt;

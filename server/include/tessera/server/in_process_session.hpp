@@ -1,5 +1,6 @@
-// In-process client: the real Session (command table, batching, cross-shard hops) on a real,
-// running ShardSet, with a string instead of a socket. For unit tests and the command fuzzer.
+// InProcessSession: a test driver for the real Session (dispatch and the command table, batching,
+// cross-shard hops) on a real, running ShardSet, with a string instead of a socket. For unit tests
+// and the command fuzzer; like main.cpp, it is where the session is given the real dispatcher.
 #pragma once
 
 #include <initializer_list>
@@ -9,18 +10,18 @@
 #include <vector>
 
 #include <tessera/protocol/request_parser.hpp>
-#include <tessera/server/server_state.hpp>
-#include <tessera/server/session.hpp>
-#include <tessera/server/shard_set.hpp>
+#include <tessera/server/config/server_state.hpp>
+#include <tessera/server/session/session.hpp>
+#include <tessera/server/shard/shard_set.hpp>
 
 namespace tessera::server {
 
-class LocalClient {
+class InProcessSession {
  public:
-  // `shards` must be started; this client's connection lives on shard `home`. Blocking calls: never
-  // call them from a shard thread.
-  LocalClient(ShardSet& shards, ServerState& state, unsigned home = 0);
-  ~LocalClient();
+  // `shards` must be started; this session lives on shard `home`. Blocking calls: never call them
+  // from a shard thread.
+  InProcessSession(ShardSet& shards, ServerState& state, unsigned home = 0);
+  ~InProcessSession();
 
   // Feeds raw request bytes through the real parser and returns every reply byte they produce
   // (an incomplete trailing command stays buffered for the next call).

@@ -1,5 +1,5 @@
 // Server: acceptor, signals, ticks and shutdown (design note in server.hpp).
-#include <tessera/server/server.hpp>
+#include <tessera/server/network/server.hpp>
 
 #include <sys/resource.h>
 
@@ -56,7 +56,8 @@ std::string adjust_open_file_limit(Config& config) {
          " to " + std::to_string(config.maxclients);
 }
 
-Server::Server(Config config) : state_(std::move(config)), shards_(state_.config.shards) {}
+Server::Server(Config config, Dispatcher dispatch)
+    : state_(std::move(config)), shards_(state_.config.shards), dispatch_(dispatch) {}
 
 Server::~Server() { shards_.stop(); }
 
@@ -107,7 +108,7 @@ void Server::begin_shutdown() {
   signals_.cancel(ec);
   for (unsigned i = 0; i < shards_.size(); ++i) {
     shards_.post(i, [&shard = shards_.shard(i)] {
-      for (ConnectionHook* c : shard.connections()) c->shut_down();
+      for (ConnectionHook& c : shard.connections()) c.shut_down();
     });
   }
   asio::co_spawn(main_, drain_and_exit(),
@@ -154,9 +155,10 @@ asio::awaitable<void> Server::accept_loop() {
     state_.connected_clients.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    asio::co_spawn(shards_.shard(target).context(),
-                   serve(std::make_unique<Connection>(shards_, state_, target, std::move(socket))),
-                   [](std::exception_ptr e) { log_exception(e, "connection"); });
+    asio::co_spawn(
+        shards_.shard(target).context(),
+        serve(std::make_unique<Connection>(shards_, state_, target, dispatch_, std::move(socket))),
+        [](std::exception_ptr e) { log_exception(e, "connection"); });
   }
 }
 
@@ -173,8 +175,8 @@ asio::awaitable<void> Server::tick(Shard& shard) {
     shard.set_clock_s(now);
     const std::uint64_t timeout = state_.timeout.load(std::memory_order_relaxed);
     if (timeout == 0) continue;
-    for (ConnectionHook* c : shard.connections()) {
-      if (now - c->last_active_s > timeout) c->close_now();
+    for (ConnectionHook& c : shard.connections()) {
+      if (now - c.last_active_s > timeout) c.close_now();
     }
   }
 }

@@ -1,0 +1,126 @@
+// Shards: the share-nothing core of the server, threading only.
+//
+// A shard is one thread running one io_context, which hosts the shard's Store (its keyspace,
+// store/store.hpp) and a share of the client connections. Only that thread ever touches the store,
+// the counters or the connection list of its shard; other threads reach a shard by posting a
+// closure to its io_context (ShardSet::post), which also gives the happens-before edge for
+// whatever the closure reads. Nothing here takes a lock besides the one inside io_context's queue.
+// What a data operation means is the Store's business; how an operation travels to its shard is
+// the session's (KeyOp, session/session.hpp) and shard_calls.hpp's.
+//
+// A key's shard is fastrange(hash_string(key, kShardSeed)) on the hash's top 32 bits: the map's
+// own hash with a seed of the shard layer's, so the shard choice shares no bits with the hash the
+// map derives its buckets and fingerprints from (seed 0): within a shard the map still sees
+// well-spread hashes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/intrusive/list.hpp>
+#include <tessera/map/hash.hpp>
+#include <tessera/server/store/store.hpp>
+
+namespace tessera::server {
+
+namespace asio = boost::asio;
+
+// Counters of one shard, touched only by its own thread (INFO reads them through a hop).
+struct ShardCounters {
+  std::uint64_t commands = 0;  // commands run by connections hosted on this shard
+  std::uint64_t connections_received = 0;
+};
+
+// A client connection as its shard sees it, for the idle sweep and for shutdown. Linked into its
+// shard's list while the connection runs; the auto-unlink hook takes it out when it is destroyed,
+// however the connection ends. Only the shard's thread touches it.
+using ConnectionListHook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+class ConnectionHook : public ConnectionListHook {
+ public:
+  virtual ~ConnectionHook() = default;
+  // Stop reading; finish writing what was computed; then end. Idempotent.
+  virtual void shut_down() = 0;
+  // Close at once (idle timeout): pending operations complete with an error.
+  virtual void close_now() = 0;
+  std::uint64_t last_active_s = 0;  // shard clock (seconds) of the last read or write
+};
+// auto_unlink hooks require a list without a stored size (size() counts: INFO only).
+using ConnectionList =
+    boost::intrusive::list<ConnectionHook, boost::intrusive::constant_time_size<false>>;
+
+class Shard {
+ public:
+  explicit Shard(unsigned id);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  unsigned id() const { return id_; }
+  asio::io_context& context() { return context_; }
+  // Only from this shard's thread.
+  Store& store() { return store_; }
+  ShardCounters& counters() { return counters_; }
+  ConnectionList& connections() { return connections_; }
+  // Seconds since start, advanced by the shard's own once-a-second timer (cheap "now" for
+  // timeouts).
+  std::uint64_t clock_s() const { return clock_s_; }
+  void set_clock_s(std::uint64_t s) { clock_s_ = s; }
+
+ private:
+  unsigned id_;
+  Store store_;
+  ShardCounters counters_;
+  ConnectionList connections_;
+  std::uint64_t clock_s_ = 0;
+  // Declared last so that it is destroyed first: destroying it destroys the handlers (connection
+  // coroutines) still queued, whose connections unlink from connections_ on their way out.
+  asio::io_context context_{1};
+};
+
+// The shard layer's seed for map::hash_string (any value but the map's 0 would do).
+inline constexpr std::uint64_t kShardSeed = 0x7e55e7a5eed5a1a7ULL;
+inline std::uint64_t shard_hash(std::string_view key) { return map::hash_string(key, kShardSeed); }
+
+class ShardSet {
+ public:
+  explicit ShardSet(unsigned count);
+  ~ShardSet();
+  ShardSet(const ShardSet&) = delete;
+  ShardSet& operator=(const ShardSet&) = delete;
+
+  // Starts one thread per shard, each running its io_context until stop().
+  void start();
+  // Stops every io_context and joins the threads. Handlers still queued are destroyed, not run.
+  void stop();
+
+  unsigned size() const { return static_cast<unsigned>(shards_.size()); }
+  Shard& shard(unsigned i) { return *shards_[i]; }
+  unsigned shard_of(std::string_view key) const {
+    // fastrange on the top 32 bits: size() <= 1024, so the product fits in 64 bits.
+    return static_cast<unsigned>(((shard_hash(key) >> 32) * size()) >> 32);
+  }
+  // Runs f() on shard i's thread, later (never inline, even when called from that thread).
+  template <class F>
+  void post(unsigned i, F&& f) {
+    asio::post(shards_[i]->context(), std::forward<F>(f));
+  }
+  // Sum of the shards' published store bytes; any thread.
+  std::uint64_t used_memory() const;
+
+ private:
+  using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<WorkGuard> guards_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace tessera::server

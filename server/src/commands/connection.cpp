@@ -1,0 +1,309 @@
+// The connection family: PING, ECHO, QUIT, SELECT, AUTH, HELLO and CLIENT's subcommands. They read
+// and change the session's own state (authentication, name, id) and never touch a store.
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+
+#include <tessera/protocol/ascii.hpp>
+#include <tessera/protocol/numbers.hpp>
+
+#include "families.hpp"
+
+namespace tessera::server {
+
+namespace {
+
+using protocol::iequals;
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+void cmd_ping(Session& s, Args a) {
+  if (a.size() > 2) {
+    s.reply().wrong_arity("ping");
+  } else if (a.size() == 2) {
+    s.reply().bulk(a[1]);
+  } else {
+    s.reply().simple("PONG");
+  }
+}
+
+void cmd_echo(Session& s, Args a) { s.reply().bulk(a[1]); }
+
+void cmd_quit(Session& s, Args) {
+  s.reply().ok();
+  s.close_after_reply();
+}
+
+void cmd_select(Session& s, Args a) {
+  std::int64_t db = 0;
+  if (!protocol::parse_int64(a[1], db) || db < INT32_MIN || db > INT32_MAX) {
+    s.reply().not_integer();
+  } else if (db != 0) {
+    s.reply().out_of_range("DB index");
+  } else {
+    s.reply().ok();
+  }
+}
+
+bool check_password(Session& s, std::string_view user, std::string_view pass) {
+  const std::string& required = s.state().config.requirepass;
+  if (user != "default") return false;
+  return required.empty() || constant_time_equals(pass, required);
+}
+
+void cmd_auth(Session& s, Args a) {
+  if (a.size() > 3) {
+    s.reply().syntax_error();
+    return;
+  }
+  if (a.size() == 2 && s.state().config.requirepass.empty()) {
+    s.reply().error(errors::kAuthWithoutPassword);
+    return;
+  }
+  const std::string_view user = a.size() == 3 ? a[1] : std::string_view("default");
+  if (check_password(s, user, a.back())) {
+    s.set_authenticated(true);
+    s.reply().ok();
+  } else {
+    s.reply().error(errors::kWrongPass);
+  }
+}
+
+bool valid_client_name(std::string_view name) {
+  return std::all_of(name.begin(), name.end(), [](char c) { return c >= '!' && c <= '~'; });
+}
+
+void cmd_hello(Session& s, Args a) {
+  // networking.c helloCommand, RESP2 only: HELLO 3 is refused with NOPROTO and the connection
+  // stays open, which is what Lettuce and go-redis fall back on.
+  if (a.size() >= 2) {
+    std::int64_t ver = 0;
+    if (!protocol::parse_int64(a[1], ver)) {
+      s.reply().error(errors::kProtocolVersionNotInteger);
+      return;
+    }
+    if (ver != 2) {
+      s.reply().error(errors::kNoProto);
+      return;
+    }
+  }
+  std::string_view user, pass, name;
+  bool auth = false, setname = false;
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    const std::size_t more = a.size() - i - 1;
+    if (iequals(a[i], "auth") && more >= 2) {
+      auth = true;
+      user = a[i + 1];
+      pass = a[i + 2];
+      i += 2;
+    } else if (iequals(a[i], "setname") && more >= 1) {
+      setname = true;
+      name = a[i + 1];
+      i += 1;
+    } else {
+      s.reply().error(fmt::format("ERR Syntax error in HELLO option '{}'", a[i]));
+      return;
+    }
+  }
+  if (auth) {
+    if (!check_password(s, user, pass)) {
+      s.reply().error(errors::kWrongPass);
+      return;
+    }
+    s.set_authenticated(true);
+  }
+  if (!s.authenticated()) {
+    s.reply().error(errors::kHelloNoAuth);
+    return;
+  }
+  if (setname) {
+    if (!valid_client_name(name)) {
+      s.reply().error(errors::kBadClientName);
+      return;
+    }
+    s.set_name(name);
+  }
+  // HELLO's "server" field stays "redis": some clients compare it, and Tessera answers as a
+  // Redis-compatible server (Dragonfly does the same).
+  auto& w = s.reply();
+  w.array(14);
+  w.bulk("server");
+  w.bulk("redis");
+  w.bulk("version");
+  w.bulk(kRedisVersion);
+  w.bulk("proto");
+  w.integer(2);
+  w.bulk("id");
+  w.integer(static_cast<std::int64_t>(s.id()));
+  w.bulk("mode");
+  w.bulk("standalone");
+  w.bulk("role");
+  w.bulk("master");
+  w.bulk("modules");
+  w.array(0);
+}
+
+void cmd_client_setname(Session& s, Args a) {
+  if (!valid_client_name(a[2])) {
+    s.reply().error(errors::kBadClientName);
+    return;
+  }
+  s.set_name(a[2]);
+  s.reply().ok();
+}
+void cmd_client_getname(Session& s, Args) {
+  if (s.name().empty()) {
+    s.reply().null_bulk();
+  } else {
+    s.reply().bulk(s.name());
+  }
+}
+void cmd_client_id(Session& s, Args) { s.reply().integer(static_cast<std::int64_t>(s.id())); }
+void cmd_client_setinfo(Session& s, Args) { s.reply().ok(); }  // lib-name / lib-ver: accepted
+void cmd_client_help(Session& s, Args) {
+  write_help(s, "CLIENT",
+             {"GETNAME", "    Return the name of the current connection.", "ID",
+              "    Return the ID of the current connection.", "SETINFO <option> <value>",
+              "    Accepted and ignored (lib-name, lib-ver).", "SETNAME <connection-name>",
+              "    Assign the name <connection-name> to the current connection."});
+}
+
+constexpr ArgDoc kMessageOpt[] = {{.name = "message", .type = "string", .optional = true}};
+constexpr ArgDoc kMessage[] = {{.name = "message", .type = "string"}};
+constexpr ArgDoc kIndex[] = {{.name = "index", .type = "integer"}};
+constexpr ArgDoc kAuthArgs[] = {{.name = "username", .type = "string", .optional = true},
+                                {.name = "password", .type = "string"}};
+constexpr ArgDoc kHelloAuth[] = {{.name = "username", .type = "string"},
+                                 {.name = "password", .type = "string"}};
+constexpr ArgDoc kHelloArgs[] = {
+    {.name = "protover", .type = "integer", .optional = true},
+    {.name = "username-password",
+     .type = "block",
+     .token = "AUTH",
+     .optional = true,
+     .children = kHelloAuth},
+    {.name = "clientname", .type = "string", .token = "SETNAME", .optional = true}};
+
+constexpr std::string_view kClientAcl = "@slow @connection";
+
+const CommandSpec kClientSubs[] = {
+    {.name = "getname",
+     .arity = 2,
+     .flags = kCmdFast,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Returns the name of the connection.",
+     .since = "2.6.9",
+     .sync = cmd_client_getname},
+    {.name = "help",
+     .arity = 2,
+     .flags = kCmdFast,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Shows helpful text.",
+     .since = "5.0.0",
+     .sync = cmd_client_help},
+    {.name = "id",
+     .arity = 2,
+     .flags = kCmdFast,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Returns the unique client ID of the connection.",
+     .since = "5.0.0",
+     .sync = cmd_client_id},
+    {.name = "setinfo",
+     .arity = 4,
+     .flags = kCmdFast,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Sets information specific to the client or connection (accepted, ignored).",
+     .since = "7.2.0",
+     .sync = cmd_client_setinfo},
+    {.name = "setname",
+     .arity = 3,
+     .flags = kCmdFast,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Sets the connection name.",
+     .since = "2.6.9",
+     .sync = cmd_client_setname},
+};
+
+const CommandSpec kCommands[] = {
+    {.name = "auth",
+     .arity = -2,
+     .flags = kCmdNoAuth | kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Authenticates the connection.",
+     .since = "1.0.0",
+     .args = kAuthArgs,
+     .sync = cmd_auth},
+    {.name = "client",
+     .arity = -2,
+     .acl_categories = "@slow",
+     .group = "connection",
+     .summary = "A container for client connection commands.",
+     .since = "2.4.0",
+     .args = kSubcommandArg,
+     .subcommands = kClientSubs},
+    {.name = "echo",
+     .arity = 2,
+     .flags = kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Returns the given string.",
+     .since = "1.0.0",
+     .args = kMessage,
+     .sync = cmd_echo},
+    {.name = "hello",
+     .arity = -1,
+     .flags = kCmdNoAuth | kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Handshakes with the server (RESP2 only).",
+     .since = "6.0.0",
+     .args = kHelloArgs,
+     .sync = cmd_hello},
+    {.name = "ping",
+     .arity = -1,
+     .flags = kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Returns the server's liveliness response.",
+     .since = "1.0.0",
+     .args = kMessageOpt,
+     .sync = cmd_ping},
+    {.name = "quit",
+     .arity = -1,
+     .flags = kCmdNoAuth | kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Closes the connection.",
+     .since = "1.0.0",
+     .sync = cmd_quit},
+    {.name = "select",
+     .arity = 2,
+     .flags = kCmdFast,
+     .acl_categories = "@fast @connection",
+     .group = "connection",
+     .summary = "Changes the selected database (only database 0 exists).",
+     .since = "1.0.0",
+     .args = kIndex,
+     .sync = cmd_select},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> connection_commands() { return kCommands; }
+
+}  // namespace tessera::server

@@ -1,0 +1,40 @@
+// The server's own error texts (without '-' and CRLF), Redis 7.0.15's bytes where Redis has the
+// same error; protocol/reply_writer.hpp has the protocol layer's (syntax error, not an integer).
+#pragma once
+
+#include <string_view>
+
+namespace tessera::server::errors {
+
+// dispatch (server.c processCommand)
+inline constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+inline constexpr std::string_view kOom = "OOM command not allowed when used memory > 'maxmemory'.";
+// A data operation whose allocation failed (the store is unchanged).
+inline constexpr std::string_view kOutOfMemory = "ERR out of memory";
+
+// AUTH and HELLO (acl.c)
+inline constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr std::string_view kAuthWithoutPassword =
+    "ERR AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+inline constexpr std::string_view kHelloNoAuth =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+    "protocol version at the same time";
+inline constexpr std::string_view kProtocolVersionNotInteger =
+    "ERR Protocol version is not an integer or out of range";
+inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+// CLIENT SETNAME, HELLO SETNAME (networking.c validateClientName)
+inline constexpr std::string_view kBadClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+
+// SCAN (db.c parseScanCursorOrReply)
+inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
+
+// Tessera's own: keys never expire, so SET's expiry options are refused rather than ignored.
+inline constexpr std::string_view kNoExpiry =
+    "ERR keys do not expire in Tessera: SET options EX, PX, EXAT, PXAT and KEEPTTL are not "
+    "supported";
+
+}  // namespace tessera::server::errors

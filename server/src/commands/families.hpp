@@ -1,0 +1,62 @@
+// What the command families share (private to server/src/commands/): each family's rows, for
+// command_table.cpp to assemble; the adaptor that turns a family's key operation into a KeyOp::Run;
+// and small helpers more than one family uses.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <tessera/protocol/reply_writer.hpp>
+#include <tessera/server/commands/command_table.hpp>
+#include <tessera/server/shard/key_op.hpp>
+#include <tessera/server/store/store.hpp>
+
+#include "errors.hpp"
+
+namespace tessera::server {
+
+// The rows of each family (one file each).
+std::span<const CommandSpec> string_commands();         // strings.cpp
+std::span<const CommandSpec> keyspace_commands();       // keyspace.cpp
+std::span<const CommandSpec> connection_commands();     // connection.cpp
+std::span<const CommandSpec> server_commands();         // server.cpp
+std::span<const CommandSpec> introspection_commands();  // introspection.cpp
+
+// Redis-compatible identity: tools and client libraries gate features on redis_version, so INFO and
+// HELLO report the Redis version whose behaviour Tessera follows (7.0.15) and name Tessera's own
+// version separately (INFO tessera_version).
+inline constexpr std::string_view kRedisVersion = "7.0.15";
+
+// A family's key operation: runs on the owning shard, calls the store, writes the reply.
+using KeyOpBody = std::int64_t (*)(Store&, const KeyOp&, protocol::ReplyWriter&);
+
+// KeyOp::Run for `Body`: an allocation failure leaves the store unchanged (its strong guarantee),
+// drops whatever part of the reply was written, and replies "-ERR out of memory" instead; nothing
+// escapes to the shard's thread.
+template <KeyOpBody Body>
+std::int64_t guarded(Store& store, const KeyOp& op, std::string& out) noexcept {
+  const std::size_t mark = out.size();
+  try {
+    protocol::ReplyWriter w(out);
+    return Body(store, op, w);
+  } catch (const std::bad_alloc&) {
+    out.resize(mark);
+    protocol::ReplyWriter(out).error(errors::kOutOfMemory);
+    return 0;
+  }
+}
+
+// "<CONTAINER> <subcommand> ..." help replies (CLIENT HELP, CONFIG HELP, COMMAND HELP).
+void write_help(Session& s, std::string_view container,
+                std::initializer_list<std::string_view> lines);
+
+// Argument docs more than one family uses.
+inline constexpr ArgDoc kKeyArg[] = {{.name = "key", .type = "key"}};
+inline constexpr ArgDoc kKeysArg[] = {{.name = "key", .type = "key", .multiple = true}};
+inline constexpr ArgDoc kSubcommandArg[] = {{.name = "subcommand", .type = "string"}};
+
+}  // namespace tessera::server

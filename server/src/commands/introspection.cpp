@@ -1,0 +1,420 @@
+// The introspection family: INFO (the server's state and each shard's store statistics, gathered
+// through one hop per shard) and COMMAND (COUNT, DOCS, INFO, LIST: written from the command table
+// itself, so they cannot drift from what dispatch runs).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <spdlog/fmt/fmt.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <tessera/protocol/ascii.hpp>
+#include <tessera/server/shard/shard_calls.hpp>
+
+#include "families.hpp"
+
+#ifndef TESSERA_VERSION
+#define TESSERA_VERSION "0.0.0"
+#endif
+
+namespace tessera::server {
+
+void write_help(Session& s, std::string_view container,
+                std::initializer_list<std::string_view> lines) {
+  auto& w = s.reply();
+  w.array(lines.size() + 3);
+  w.simple(fmt::format("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", container));
+  for (auto l : lines) w.simple(l);
+  w.simple("HELP");
+  w.simple("    Print this help.");
+}
+
+namespace {
+
+using protocol::ReplyWriter;
+
+std::string human_bytes(std::uint64_t n) {
+  const double d = static_cast<double>(n);
+  if (n < 1024) return fmt::format("{}B", n);
+  if (n < 1024ull * 1024) return fmt::format("{:.2f}K", d / 1024);
+  if (n < 1024ull * 1024 * 1024) return fmt::format("{:.2f}M", d / (1024.0 * 1024));
+  return fmt::format("{:.2f}G", d / (1024.0 * 1024 * 1024));
+}
+
+std::uint64_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// ---------------------------------------------------------------------------------------------
+// INFO
+
+// One shard as INFO sees it: its map's statistics and its store's and shard's counters, as they
+// are (no field copied out of them).
+struct ShardInfo {
+  map::MapStats map;
+  StoreCounters store;
+  ShardCounters shard;
+  std::size_t connections = 0;
+};
+
+std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
+                      const std::vector<std::string>& wanted) {
+  const ServerState& st = s.state();
+  auto want = [&](std::string_view name, bool in_default) {
+    if (wanted.empty()) return in_default;
+    for (const auto& w : wanted) {
+      if (w == name || w == "all" || w == "everything" || (w == "default" && in_default)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::size_t keys = 0, bytes = 0;
+  std::uint64_t commands = 0, hits = 0, misses = 0;
+  for (const auto& i : shards) {
+    keys += i.map.count;
+    bytes += i.map.memory_bytes;
+    commands += i.shard.commands;
+    hits += i.store.keyspace_hits;
+    misses += i.store.keyspace_misses;
+  }
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now() - st.started)
+                          .count();
+  std::string out;
+  auto section = [&](std::string_view title) {
+    if (!out.empty()) out += "\r\n";
+    out += "# ";
+    out += title;
+    out += "\r\n";
+  };
+  auto field = [&](std::string_view name, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{}:{}\r\n", name, value);
+  };
+  if (want("server", true)) {
+    section("Server");
+    field("redis_version", kRedisVersion);
+    field("tessera_version", TESSERA_VERSION);
+    field("redis_mode", "standalone");
+    field("os", "Linux");
+    field("arch_bits", 64);
+    field("multiplexing_api", "epoll");
+    field("process_id", ::getpid());
+    field("tcp_port", st.port.load());
+    field("uptime_in_seconds", uptime);
+    field("uptime_in_days", uptime / 86400);
+    field("shards", st.config.shards);
+    field("config_file", st.config.config_file);
+  }
+  if (want("clients", true)) {
+    section("Clients");
+    field("connected_clients", st.connected_clients.load());
+    field("maxclients", st.config.maxclients);
+    field("client_query_buffer_limit", st.config.client_query_buffer_limit);
+    field("reply_chunk_bytes", st.config.reply_chunk_bytes);
+    field("blocked_clients", 0);
+    field("tracking_clients", 0);
+  }
+  if (want("memory", true)) {
+    section("Memory");
+    const std::uint64_t rss = rss_bytes();
+    const std::uint64_t maxmemory = st.maxmemory.load();
+    field("used_memory", bytes);
+    field("used_memory_human", human_bytes(bytes));
+    field("used_memory_rss", rss);
+    field("used_memory_rss_human", human_bytes(rss));
+    field("maxmemory", maxmemory);
+    field("maxmemory_human", human_bytes(maxmemory));
+    field("maxmemory_policy", "noeviction");
+    field(
+        "mem_fragmentation_ratio",
+        fmt::format("{:.2f}", bytes ? static_cast<double>(rss) / static_cast<double>(bytes) : 0.0));
+    field("mem_allocator", "libc");
+  }
+  if (want("persistence", true)) {
+    section("Persistence");
+    field("loading", 0);
+    field("async_loading", 0);
+    field("rdb_changes_since_last_save", 0);
+    field("rdb_bgsave_in_progress", 0);
+    field("aof_enabled", 0);
+    field("aof_rewrite_in_progress", 0);
+  }
+  if (want("stats", true)) {
+    section("Stats");
+    field("total_connections_received", st.total_connections.load());
+    field("total_commands_processed", commands);
+    field("rejected_connections", st.rejected_connections.load());
+    field("expired_keys", 0);
+    field("evicted_keys", 0);
+    field("keyspace_hits", hits);
+    field("keyspace_misses", misses);
+  }
+  if (want("replication", true)) {
+    section("Replication");
+    field("role", "master");
+    field("connected_slaves", 0);
+  }
+  if (want("cpu", true)) {
+    section("CPU");
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto secs = [](timeval tv) {
+      return fmt::format("{:.6f}",
+                         static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6);
+    };
+    field("used_cpu_sys", secs(ru.ru_stime));
+    field("used_cpu_user", secs(ru.ru_utime));
+  }
+  if (want("keyspace", true)) {
+    section("Keyspace");
+    if (keys > 0)
+      fmt::format_to(std::back_inserter(out), "db0:keys={},expires=0,avg_ttl=0\r\n", keys);
+  }
+  if (want("shards", true)) {
+    section("Shards");
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      const auto& x = shards[i];
+      fmt::format_to(std::back_inserter(out),
+                     "shard{}:keys={},capacity={},tombstones={},bytes={},max_probe={},grows={},"
+                     "rehashes={},growth_events={},longest_growth_pause_us={},connections={},"
+                     "commands={}\r\n",
+                     i, x.map.count, x.map.capacity, x.map.tombstones, x.map.memory_bytes,
+                     x.map.max_probe, x.map.grows, x.map.rehashes, x.store.growth_events,
+                     x.store.longest_growth_ns / 1000, x.connections, x.shard.commands);
+    }
+  }
+  return out;
+}
+
+asio::awaitable<void> cmd_info(Session& s, Args a) {
+  std::vector<std::string> wanted;
+  for (std::size_t i = 1; i < a.size(); ++i) wanted.push_back(protocol::to_lower(a[i]));
+  auto infos = co_await call_on_all(s.shards(), s.home(), [](Shard& sh) {
+    return ShardInfo{.map = sh.store().map_stats(),
+                     .store = sh.store().counters(),
+                     .shard = sh.counters(),
+                     .connections = sh.connections().size()};
+  });
+  s.reply().bulk(info_text(s, infos, wanted));
+}
+// ---------------------------------------------------------------------------------------------
+// COMMAND (introspection, from the table itself)
+
+void write_flags(ReplyWriter& w, std::uint32_t f) {
+  std::vector<std::string_view> names;
+  if (f & kCmdWrite) names.push_back("write");
+  if (f & kCmdReadonly) names.push_back("readonly");
+  if (f & kCmdDenyOom) names.push_back("denyoom");
+  if (f & kCmdAdmin) names.push_back("admin");
+  if (f & kCmdFast) names.push_back("fast");
+  if (f & kCmdNoAuth) names.push_back("no_auth");
+  w.array(names.size());
+  for (auto n : names) w.simple(n);
+}
+
+void write_info_entry(ReplyWriter& w, const CommandSpec& c, std::string_view parent) {
+  w.array(10);
+  w.bulk(parent.empty() ? std::string(c.name) : fmt::format("{}|{}", parent, c.name));
+  w.integer(c.arity);
+  write_flags(w, c.flags);
+  w.integer(c.keys.first);
+  w.integer(c.keys.last);
+  w.integer(c.keys.step);
+  std::vector<std::string_view> cats;
+  for (std::size_t pos = 0; pos < c.acl_categories.size();) {
+    std::size_t end = c.acl_categories.find(' ', pos);
+    if (end == std::string_view::npos) end = c.acl_categories.size();
+    if (end > pos) cats.push_back(c.acl_categories.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  w.array(cats.size());
+  for (auto cat : cats) w.simple(cat);
+  w.array(0);  // tips
+  w.array(0);  // key specs
+  w.array(c.subcommands.size());
+  for (const auto& sub : c.subcommands) write_info_entry(w, sub, c.name);
+}
+
+void write_arg_doc(ReplyWriter& w, const ArgDoc& d) {
+  std::size_t n = 4;
+  if (!d.token.empty()) n += 2;
+  if (d.optional || d.multiple) n += 2;
+  if (!d.children.empty()) n += 2;
+  w.array(n);
+  w.bulk("name");
+  w.bulk(d.name);
+  w.bulk("type");
+  w.bulk(d.type);
+  if (!d.token.empty()) {
+    w.bulk("token");
+    w.bulk(d.token);
+  }
+  if (d.optional || d.multiple) {
+    w.bulk("flags");
+    w.array((d.optional ? 1 : 0) + (d.multiple ? 1 : 0));
+    if (d.optional) w.simple("optional");
+    if (d.multiple) w.simple("multiple");
+  }
+  if (!d.children.empty()) {
+    w.bulk("arguments");
+    w.array(d.children.size());
+    for (const auto& c : d.children) write_arg_doc(w, c);
+  }
+}
+
+// RESP2 COMMAND DOCS: a flat array of name / doc pairs; each doc a flat array of key / value
+// pairs, summary, since and group always present (redis-cli reads them unconditionally).
+void write_doc(ReplyWriter& w, const CommandSpec& c) {
+  w.bulk(c.name);
+  w.array(c.args.empty() ? 6 : 8);
+  w.bulk("summary");
+  w.bulk(c.summary);
+  w.bulk("since");
+  w.bulk(c.since);
+  w.bulk("group");
+  w.bulk(c.group);
+  if (!c.args.empty()) {
+    w.bulk("arguments");
+    w.array(c.args.size());
+    for (const auto& d : c.args) write_arg_doc(w, d);
+  }
+}
+
+void cmd_command(Session& s, Args) {
+  auto& w = s.reply();
+  auto table = command_table();
+  w.array(table.size());
+  for (const auto& c : table) write_info_entry(w, c, {});
+}
+
+void cmd_command_count(Session& s, Args) {
+  s.reply().integer(static_cast<std::int64_t>(command_table().size()));
+}
+
+void cmd_command_list(Session& s, Args) {
+  auto& w = s.reply();
+  auto table = command_table();
+  w.array(table.size());
+  for (const auto& c : table) w.bulk(c.name);
+}
+
+void cmd_command_info(Session& s, Args a) {
+  auto& w = s.reply();
+  if (a.size() == 2) {
+    cmd_command(s, a);
+    return;
+  }
+  w.array(a.size() - 2);
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    const CommandSpec* c = find_command(a[i]);
+    if (c == nullptr) {
+      w.null_bulk();
+    } else {
+      write_info_entry(w, *c, {});
+    }
+  }
+}
+
+void cmd_command_docs(Session& s, Args a) {
+  auto& w = s.reply();
+  if (a.size() == 2) {
+    auto table = command_table();
+    w.array(table.size() * 2);
+    for (const auto& c : table) write_doc(w, c);
+    return;
+  }
+  std::vector<const CommandSpec*> found;
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (const CommandSpec* c = find_command(a[i])) found.push_back(c);
+  }
+  w.array(found.size() * 2);
+  for (const CommandSpec* c : found) write_doc(w, *c);
+}
+
+void cmd_command_help(Session& s, Args) {
+  write_help(
+      s, "COMMAND",
+      {"(no subcommand)", "    Return details about all commands.", "COUNT",
+       "    Return the total number of commands in this server.", "LIST",
+       "    Return a list of all commands in this server.", "INFO [<command-name> ...]",
+       "    Return details about the given commands, or all of them.", "DOCS [<command-name> ...]",
+       "    Return documentation details about the given commands, or all of them."});
+}
+
+constexpr ArgDoc kSections[] = {
+    {.name = "section", .type = "string", .optional = true, .multiple = true}};
+constexpr ArgDoc kSubcommandOpt[] = {{.name = "subcommand", .type = "string", .optional = true}};
+
+constexpr std::string_view kCommandAcl = "@slow @connection";
+
+const CommandSpec kCommandSubs[] = {
+    {.name = "count",
+     .arity = 2,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns a count of commands.",
+     .since = "2.8.13",
+     .sync = cmd_command_count},
+    {.name = "docs",
+     .arity = -2,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns documentary information about one, multiple or all commands.",
+     .since = "7.0.0",
+     .sync = cmd_command_docs},
+    {.name = "help",
+     .arity = 2,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns helpful text about the different subcommands.",
+     .since = "5.0.0",
+     .sync = cmd_command_help},
+    {.name = "info",
+     .arity = -2,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns information about one, multiple or all commands.",
+     .since = "2.8.13",
+     .sync = cmd_command_info},
+    {.name = "list",
+     .arity = 2,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns a list of command names.",
+     .since = "7.0.0",
+     .sync = cmd_command_list},
+};
+
+const CommandSpec kCommands[] = {
+    {.name = "command",
+     .arity = -1,
+     .acl_categories = kCommandAcl,
+     .group = "server",
+     .summary = "Returns detailed information about all commands.",
+     .since = "2.8.13",
+     .args = kSubcommandOpt,
+     .subcommands = kCommandSubs,
+     .sync = cmd_command},
+    {.name = "info",
+     .arity = -1,
+     .flags = kCmdAllShards,
+     .acl_categories = "@slow @dangerous",
+     .group = "server",
+     .summary = "Returns information and statistics about the server.",
+     .since = "1.0.0",
+     .args = kSections,
+     .async = cmd_info},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> introspection_commands() { return kCommands; }
+
+}  // namespace tessera::server

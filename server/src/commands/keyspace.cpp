@@ -1,0 +1,271 @@
+// The keyspace family: DEL, EXISTS, TYPE (key operations summed or replied per key) and the
+// commands that read or change every shard, which run as barriers (DBSIZE, FLUSHALL/FLUSHDB, KEYS,
+// SCAN): they call each shard's Store through shard_calls.hpp once every earlier operation of the
+// batch has run.
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <tessera/protocol/ascii.hpp>
+#include <tessera/protocol/numbers.hpp>
+#include <tessera/server/commands/glob.hpp>
+#include <tessera/server/commands/scan_cursor.hpp>
+#include <tessera/server/shard/shard_calls.hpp>
+
+#include "families.hpp"
+
+namespace tessera::server {
+
+namespace {
+
+using protocol::iequals;
+using protocol::ReplyWriter;
+
+// A SCAN step that must hop to another shard's thread does at least this many keys' worth of work.
+constexpr std::size_t kScanHopBatch = 100;
+
+std::int64_t op_del(Store& store, const KeyOp& op, ReplyWriter&) {
+  return store.del(op.key) ? 1 : 0;
+}
+
+std::int64_t op_exists(Store& store, const KeyOp& op, ReplyWriter&) {
+  return store.exists(op.key) ? 1 : 0;
+}
+
+std::int64_t op_type(Store& store, const KeyOp& op, ReplyWriter& w) {
+  w.simple(store.type(op.key) == ValueType::kString ? "string" : "none");
+  return 0;
+}
+
+void cmd_del(Session& s, Args a) {
+  s.begin_sum();
+  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_del>, .key = a[i]});
+  s.end_sum();
+}
+
+void cmd_exists(Session& s, Args a) {
+  s.begin_sum();
+  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_exists>, .key = a[i]});
+  s.end_sum();
+}
+
+void cmd_type(Session& s, Args a) { s.key_op({.run = &guarded<op_type>, .key = a[1]}); }
+
+asio::awaitable<void> cmd_dbsize(Session& s, Args) {
+  auto counts =
+      co_await call_on_all(s.shards(), s.home(), [](Shard& sh) { return sh.store().count(); });
+  std::size_t total = 0;
+  for (auto c : counts) total += c;
+  s.reply().integer(static_cast<std::int64_t>(total));
+}
+
+asio::awaitable<void> cmd_flushall(Session& s, Args a) {
+  if (a.size() > 2 || (a.size() == 2 && !iequals(a[1], "async") && !iequals(a[1], "sync"))) {
+    s.reply().syntax_error();
+    co_return;
+  }
+  // ASYNC frees synchronously too: each shard frees its own memory, in parallel.
+  co_await call_on_all(s.shards(), s.home(), [](Shard& sh) {
+    sh.store().clear();
+    return 0;
+  });
+#if defined(__GLIBC__)
+  // glibc keeps freed memory in its per-thread arenas, fragmented; after emptying the store, hand
+  // the free pages back so that the RSS returns near where it started (tests/e2e soak checks it).
+  ::malloc_trim(0);
+#endif
+  s.reply().ok();
+}
+
+asio::awaitable<void> cmd_keys(Session& s, Args a) {
+  const std::string pattern(a[1]);
+  const bool all = pattern == "*";
+  auto parts = co_await call_on_all(s.shards(), s.home(), [&](Shard& sh) {
+    std::vector<std::string> keys;
+    std::uint64_t cursor = 0;
+    do {
+      cursor = sh.store().scan(cursor, 1024, [&](std::string_view k) {
+        if (all || glob_match(pattern, k)) keys.emplace_back(k);
+      });
+    } while (cursor != 0);
+    return keys;
+  });
+  std::size_t n = 0;
+  for (auto& p : parts) n += p.size();
+  s.reply().array(n);
+  for (auto& p : parts) {
+    for (auto& k : p) s.reply().bulk(k);
+  }
+}
+
+asio::awaitable<void> cmd_scan(Session& s, Args a) {
+  auto cursor = parse_scan_cursor(a[1]);
+  if (!cursor) {
+    s.reply().error(errors::kInvalidCursor);
+    co_return;
+  }
+  std::int64_t count = 10;
+  std::string pattern;
+  bool use_pattern = false;
+  bool type_ok = true;
+  for (std::size_t i = 2; i < a.size();) {
+    const std::size_t left = a.size() - i;
+    if (iequals(a[i], "count") && left >= 2) {
+      if (!protocol::parse_int64(a[i + 1], count)) {
+        s.reply().not_integer();
+        co_return;
+      }
+      if (count < 1) {
+        s.reply().syntax_error();
+        co_return;
+      }
+      i += 2;
+    } else if (iequals(a[i], "match") && left >= 2) {
+      pattern.assign(a[i + 1]);
+      use_pattern = pattern != "*";
+      i += 2;
+    } else if (iequals(a[i], "type") && left >= 2) {
+      type_ok = iequals(a[i + 1], "string");  // every value is a string
+      i += 2;
+    } else {
+      s.reply().syntax_error();
+      co_return;
+    }
+  }
+  ShardSet& set = s.shards();
+  ScanPosition pos = decode_scan_cursor(*cursor);
+  std::vector<std::string> keys;
+  std::uint64_t next = 0;
+  const auto asked = static_cast<std::size_t>(std::min<std::int64_t>(count, 1 << 30));
+  while (pos.shard < set.size()) {
+    // COUNT is a hint (Redis returns whole buckets, and whole small sets, regardless). A call that
+    // must hop to another shard's thread does at least kScanHopBatch keys' worth of work, so that
+    // the hop's fixed cost is paid once per ~100 keys rather than once per 10: this is what keeps
+    // `redis-cli --scan` (always COUNT 10) at Redis's speed or better.
+    const std::size_t want = pos.shard == s.home() ? asked : std::max(asked, kScanHopBatch);
+    std::uint64_t map_next = 0;
+    if (pos.map_cursor < (std::uint64_t{1} << 32)) {  // larger ones cannot come from this server
+      map_next = co_await call_on(set, s.home(), pos.shard, [&](Shard& sh) {
+        return sh.store().scan(pos.map_cursor, want - std::min(want - 1, keys.size()),
+                               [&](std::string_view k) {
+                                 if (type_ok && (!use_pattern || glob_match(pattern, k))) {
+                                   keys.emplace_back(k);
+                                 }
+                               });
+      });
+    }
+    if (map_next != 0) {
+      next = encode_scan_cursor({pos.shard, map_next});
+      break;
+    }
+    pos = {pos.shard + 1, 0};
+    if (pos.shard < set.size() && keys.size() >= want) {
+      next = encode_scan_cursor(pos);
+      break;
+    }
+  }
+  auto& w = s.reply();
+  w.array(2);
+  char buf[24];
+  const int len = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(next));
+  w.bulk(std::string_view(buf, static_cast<std::size_t>(len)));
+  w.array(keys.size());
+  for (auto& k : keys) w.bulk(k);
+}
+
+constexpr ArgDoc kScanArgs[] = {
+    {.name = "cursor", .type = "integer"},
+    {.name = "pattern", .type = "pattern", .token = "MATCH", .optional = true},
+    {.name = "count", .type = "integer", .token = "COUNT", .optional = true},
+    {.name = "type", .type = "string", .token = "TYPE", .optional = true}};
+constexpr ArgDoc kPattern[] = {{.name = "pattern", .type = "pattern"}};
+constexpr ArgDoc kFlushMode[] = {{.name = "async", .type = "pure-token", .token = "ASYNC"},
+                                 {.name = "sync", .type = "pure-token", .token = "SYNC"}};
+constexpr ArgDoc kFlushArgs[] = {
+    {.name = "flush-type", .type = "oneof", .optional = true, .children = kFlushMode}};
+
+const CommandSpec kCommands[] = {
+    {.name = "dbsize",
+     .arity = 1,
+     .flags = kCmdReadonly | kCmdFast | kCmdAllShards,
+     .acl_categories = "@keyspace @read @fast",
+     .group = "server",
+     .summary = "Returns the number of keys in the database.",
+     .since = "1.0.0",
+     .async = cmd_dbsize},
+    {.name = "del",
+     .arity = -2,
+     .flags = kCmdWrite,
+     .keys = kEveryArgKey,
+     .acl_categories = "@keyspace @write @slow",
+     .group = "generic",
+     .summary = "Deletes one or more keys.",
+     .since = "1.0.0",
+     .args = kKeysArg,
+     .sync = cmd_del},
+    {.name = "exists",
+     .arity = -2,
+     .flags = kCmdReadonly | kCmdFast,
+     .keys = kEveryArgKey,
+     .acl_categories = "@keyspace @read @fast",
+     .group = "generic",
+     .summary = "Determines whether one or more keys exist.",
+     .since = "1.0.0",
+     .args = kKeysArg,
+     .sync = cmd_exists},
+    {.name = "flushall",
+     .arity = -1,
+     .flags = kCmdWrite | kCmdAllShards,
+     .acl_categories = "@keyspace @write @slow @dangerous",
+     .group = "server",
+     .summary = "Removes all keys from all databases.",
+     .since = "1.0.0",
+     .args = kFlushArgs,
+     .async = cmd_flushall},
+    {.name = "flushdb",
+     .arity = -1,
+     .flags = kCmdWrite | kCmdAllShards,
+     .acl_categories = "@keyspace @write @slow @dangerous",
+     .group = "server",
+     .summary = "Remove all keys from the current database.",
+     .since = "1.0.0",
+     .args = kFlushArgs,
+     .async = cmd_flushall},
+    {.name = "keys",
+     .arity = 2,
+     .flags = kCmdReadonly | kCmdAllShards,
+     .acl_categories = "@keyspace @read @slow @dangerous",
+     .group = "generic",
+     .summary = "Returns all key names that match a pattern.",
+     .since = "1.0.0",
+     .args = kPattern,
+     .async = cmd_keys},
+    {.name = "scan",
+     .arity = -2,
+     .flags = kCmdReadonly | kCmdAllShards,
+     .acl_categories = "@keyspace @read @slow",
+     .group = "generic",
+     .summary = "Iterates over the key names in the database.",
+     .since = "2.8.0",
+     .args = kScanArgs,
+     .async = cmd_scan},
+    {.name = "type",
+     .arity = 2,
+     .flags = kCmdReadonly | kCmdFast,
+     .keys = kOneKey,
+     .acl_categories = "@keyspace @read @fast",
+     .group = "generic",
+     .summary = "Determines the type of value stored at a key.",
+     .since = "1.0.0",
+     .args = kKeyArg,
+     .sync = cmd_type},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> keyspace_commands() { return kCommands; }
+
+}  // namespace tessera::server
