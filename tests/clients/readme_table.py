@@ -33,12 +33,13 @@ def npm_version(package: str) -> str:
 
 
 def rows():
-    """(library, version, suites, what works); the suites' unsupported lines fill the last column."""
+    """(library, version, suites, what works); the suites' unsupported lines make the last."""
     return [
         ("redis-py (Debian `python3-redis`)", "4.3.4", ["python"],
-         "connection pool shared by threads (also the blocking pool), `pipeline(transaction=False)` "
-         "with an error in place, `scan_iter` with MATCH/COUNT/TYPE, `set` with nx/xx/get, "
-         "mget/mset, exists/delete/type/strlen, binary keys and values up to 1 MiB, "
+         "connection pool shared by threads (also the blocking pool), "
+         "`pipeline(transaction=False)` with an error in place, `scan_iter` with MATCH/COUNT/TYPE, "
+         "`set` with nx/xx/get, mget/mset, exists/delete/type/strlen, binary keys and values "
+         "up to 1 MiB, "
          "`decode_responses`, `client_setname`/`getname`/`id`, `info()` with sections, "
          "`retry_on_timeout`, connections the server dropped re-made by the pool, error texts"),
         ("hiredis (Debian `libhiredis-dev`)", "0.14.1", ["hiredis"],
@@ -46,6 +47,18 @@ def rows():
          "`redisAppendCommand`/`redisGetReply` (2001 commands, an error in place), SET "
          "NX/XX/GET, MGET/MSET with nil, integer and error replies, a SCAN loop, INFO, "
          "`redisReconnect` after a server restart, the async API on the libevent adapter"),
+        ("node-redis (npm `redis`)", npm_version("redis"), ["node-redis-resp2", "node-redis-resp3"],
+         "with `RESP: 2`: connect with CLIENT SETNAME/SETINFO, ping/echo, set/get with "
+         "NX/XX/GET, mSet/mGet, del/exists/type/strLen, binary keys and values (Buffer type "
+         "mapping, 1 MiB), `execAsPipeline`, 1000 commands pipelined in one tick, `scanIterator` "
+         "with MATCH/COUNT/TYPE, info, clientGetName/SetName, error texts, `createClientPool`, "
+         "reconnection (offline queue) after a server restart. With RESP3, its default: nothing"),
+        ("ioredis", npm_version("ioredis"), ["ioredis-resp2", "ioredis-resp3"],
+         "the same calls over RESP2 (asked, or its default RESP3 refused and fallen back from): "
+         "set with NX/XX/GET, mset/mget (objects, varargs), getBuffer/mgetBuffer, `pipeline()` "
+         "with an error in place, `enableAutoPipelining` (1000 commands), `scanStream` with "
+         "match/count/type, info, `connectionName`, error texts, reconnection after a server "
+         "restart"),
         ("tessera::client (bundled C++)", "this repository", [],
          "every call it has (`tests/client`, against Tessera and Redis)"),
     ]
