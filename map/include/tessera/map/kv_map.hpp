@@ -1,15 +1,21 @@
 // KvMap: the server's store, string keys to string values.
 //
-// Design note. Each entry is ONE heap block, [u32 key_len][u32 value_len][key bytes][value bytes],
-// and the table (a set over those blocks, hash_map.hpp) stores one pointer per slot. Compared with
-// StringHashMap<std::string> (two 32-byte std::string objects per slot, plus a heap buffer for any
-// string over 15 bytes) that is 8 table bytes per slot instead of 64 and one allocation per entry
-// instead of up to two; a lookup costs one metadata read, one pointer, and one block (where the key
-// is compared and the value read: the same cache lines). Lookups are by std::string_view through
-// the set's heterogeneous path: no temporary string is ever made.
+// Design note. Each entry is ONE heap block, [header][deadline, if any][key bytes][value bytes]
+// (kv_entry.hpp has the format: an 8-byte header with the lengths, flags and the access clock; 8
+// bytes more only for a key with a deadline), and the table (a set over those blocks, hash_map.hpp)
+// stores one pointer per slot. Compared with StringHashMap<std::string> (two 32-byte std::string
+// objects per slot, plus a heap buffer for any string over 15 bytes) that is 8 table bytes per slot
+// instead of 64 and one allocation per entry instead of up to two; a lookup costs one metadata
+// read, one pointer, and one block (where the key is compared and the value read: the same cache
+// lines). Lookups are by std::string_view through the set's heterogeneous path: no temporary string
+// is ever made.
 //
 // memory_bytes() counts what the map asked for: the table block plus every entry block's size
 // (malloc's own per-block overhead is not included).
+//
+// A deadline and the access clock are metadata of an entry, not part of its identity (the hash
+// and equality read the key only): they change in place through a KvEntryView, also from the
+// const lookups and scans, and never move the entry.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +29,7 @@
 #include <utility>
 
 #include "tessera/map/hash_map.hpp"
+#include "tessera/map/kv_entry.hpp"
 #include "tessera/map/map_stats.hpp"
 
 namespace tessera::map {
@@ -33,12 +40,15 @@ class KvMap {
   KvMap(const KvMap&) = delete;
   KvMap& operator=(const KvMap&) = delete;
   KvMap(KvMap&& o) noexcept
-      : table_(std::move(o.table_)), entry_bytes_(std::exchange(o.entry_bytes_, 0)) {}
+      : table_(std::move(o.table_)),
+        entry_bytes_(std::exchange(o.entry_bytes_, 0)),
+        deadline_count_(std::exchange(o.deadline_count_, 0)) {}
   KvMap& operator=(KvMap&& o) noexcept {
     if (this != &o) {
       clear();
       table_ = std::move(o.table_);
       entry_bytes_ = std::exchange(o.entry_bytes_, 0);
+      deadline_count_ = std::exchange(o.deadline_count_, 0);
     }
     return *this;
   }
@@ -46,31 +56,76 @@ class KvMap {
 
   // The value stored under key; the view is valid until the next mutation of the map.
   std::optional<std::string_view> get(std::string_view key) const {
-    const EntryRef* e = table_.get_key_ptr(key);
+    const KvEntry* e = table_.get_key_ptr(key);
     if (e == nullptr) return std::nullopt;
     return e->value();
   }
   bool contains(std::string_view key) const { return table_.contains(key); }
 
+  // The entry stored under key, to read its value, deadline and access clock and to change those
+  // that keep its size (KvEntryView); valid until the next mutation of the map.
+  std::optional<KvEntryView> find(std::string_view key) const {
+    const KvEntry* e = table_.get_key_ptr(key);
+    if (e == nullptr) return std::nullopt;
+    return e->view();
+  }
+
+  // What a put does to the key's deadline: SET clears it, KEEPTTL/INCR/APPEND keep it, SET EX sets.
+  enum class DeadlineMode : std::uint8_t { kClear, kKeep, kSet };
+
   // Inserts or overwrites. Returns true when the key was new. Strong guarantee on bad_alloc.
-  // An overwrite with a value of the same length reuses the entry's block.
-  bool put(std::string_view key, std::string_view value) {
+  // An overwrite that keeps the block's size (same value length, same deadline presence) reuses
+  // the entry's block. An overwrite keeps the access clock; a new entry starts at `access`.
+  bool put(std::string_view key, std::string_view value, DeadlineMode mode = DeadlineMode::kClear,
+           std::int64_t deadline_ms = 0, std::uint32_t access = 0) {
+    const std::optional<std::int64_t> set_to =
+        mode == DeadlineMode::kSet ? std::optional<std::int64_t>(deadline_ms) : std::nullopt;
     auto r = table_.get_or_put_adapted(alloc_, key, EntryContext{},
-                                       [&] { return EntryRef::make(key, value); });
+                                       [&] { return KvEntry::make(key, value, set_to, access); });
     if (!r.found_existing) {
       entry_bytes_ += r.key_ptr->block_bytes();
+      if (set_to) ++deadline_count_;
       return true;
     }
-    EntryRef& e = *r.key_ptr;
-    if (e.value().size() == value.size()) {
-      e.overwrite_value(value);
+    KvEntry& e = *r.key_ptr;
+    KvEntryView old = e.view();
+    const bool had = old.has_deadline();
+    const std::optional<std::int64_t> next = mode == DeadlineMode::kKeep ? old.deadline() : set_to;
+    if (old.value().size() == value.size() && had == next.has_value()) {
+      old.overwrite_value(value);
+      if (next) old.set_deadline_in_place(*next);
     } else {
-      EntryRef fresh = EntryRef::make(key, value);
+      KvEntry fresh = KvEntry::make(key, value, next, old.access());
       entry_bytes_ += fresh.block_bytes();
       entry_bytes_ -= e.block_bytes();
       e = std::move(fresh);  // frees the old block; the key (so the hash) is the same
+      if (had != next.has_value()) deadline_count_ += next ? 1 : -1;
     }
     return false;
+  }
+
+  // Gives key the deadline `ms` (absolute, the caller's unit). False when the key is missing.
+  // Strong guarantee on bad_alloc (a key without a deadline gets a new, 8-byte larger block).
+  bool set_deadline(std::string_view key, std::int64_t ms) {
+    KvEntry* e = table_.get_key_ptr(key);
+    if (e == nullptr) return false;
+    KvEntryView v = e->view();
+    if (v.has_deadline()) {
+      v.set_deadline_in_place(ms);
+      return true;
+    }
+    replace_block(*e, e->with_deadline(ms));
+    ++deadline_count_;
+    return true;
+  }
+
+  // Removes key's deadline. True when it had one (PERSIST's reply). Strong guarantee on bad_alloc.
+  bool clear_deadline(std::string_view key) {
+    KvEntry* e = table_.get_key_ptr(key);
+    if (e == nullptr || !e->view().has_deadline()) return false;
+    replace_block(*e, e->with_deadline(std::nullopt));
+    --deadline_count_;
+    return true;
   }
 
   // Returns true when the key was present.
@@ -78,9 +133,12 @@ class KvMap {
     auto kv = table_.fetch_remove(key);
     if (!kv) return false;
     entry_bytes_ -= kv->key.block_bytes();
+    if (kv->key.view().has_deadline()) --deadline_count_;
     return true;
   }
 
+  // Entries that have a deadline.
+  std::size_t deadline_count() const { return deadline_count_; }
   std::size_t count() const { return table_.count(); }
   std::size_t capacity() const { return table_.capacity(); }
   std::size_t memory_bytes() const { return table_.memory_bytes() + entry_bytes_; }
@@ -100,102 +158,57 @@ class KvMap {
   template <class Fn>
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
     return table_.scan(cursor, count,
-                       [&](const EntryRef& e, const auto&) { fn(e.key(), e.value()); });
+                       [&](const KvEntry& e, const auto&) { fn(e.key(), e.value()); });
+  }
+
+  // scan() with the whole entry: fn(KvEntryView) may read it and change what keeps its size (the
+  // access clock, a deadline that exists), and must not otherwise modify the map.
+  template <class Fn>
+  std::uint64_t scan_entries(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
+    return table_.scan(cursor, count, [&](const KvEntry& e, const auto&) { fn(e.view()); });
   }
 
   // Frees everything.
   void clear() {
     table_.clear_and_free(alloc_);
     entry_bytes_ = 0;
+    deadline_count_ = 0;
   }
 
   // For tests: every table invariant plus the byte count.
   const char* check_invariants() const {
     if (const char* err = table_.check_invariants()) return err;
-    std::size_t bytes = 0;
-    for (const auto& e : table_) bytes += e.key_ptr->block_bytes();
+    std::size_t bytes = 0, deadlines = 0;
+    for (const auto& e : table_) {
+      bytes += e.key_ptr->block_bytes();
+      if (e.key_ptr->view().has_deadline()) ++deadlines;
+    }
+    if (deadlines != deadline_count_) return "deadline count is wrong";
     return bytes == entry_bytes_ ? nullptr : "entry byte count is wrong";
   }
 
  private:
-  struct BlockHeader {
-    std::uint32_t key_len;
-    std::uint32_t value_len;
-  };
-
-  // Owns one entry block. Moves are a pointer copy, so the table moves entries for free.
-  class EntryRef {
-   public:
-    EntryRef() = default;
-    EntryRef(EntryRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-    EntryRef& operator=(EntryRef&& o) noexcept {
-      if (this != &o) {
-        release();
-        p_ = std::exchange(o.p_, nullptr);
-      }
-      return *this;
-    }
-    ~EntryRef() { release(); }
-
-    static EntryRef make(std::string_view key, std::string_view value) {
-      constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
-      if (key.size() > kMax || value.size() > kMax) {
-        throw std::length_error("tessera::map::KvMap: key or value over 4 GiB");
-      }
-      EntryRef e;
-      const std::size_t n = sizeof(BlockHeader) + key.size() + value.size();
-      e.p_ = static_cast<unsigned char*>(::operator new(n));
-      BlockHeader h{static_cast<std::uint32_t>(key.size()),
-                    static_cast<std::uint32_t>(value.size())};
-      std::memcpy(e.p_, &h, sizeof h);
-      if (!key.empty()) std::memcpy(e.p_ + sizeof h, key.data(), key.size());
-      if (!value.empty()) std::memcpy(e.p_ + sizeof h + key.size(), value.data(), value.size());
-      return e;
-    }
-
-    std::string_view key() const noexcept {
-      const BlockHeader h = header();
-      return {reinterpret_cast<const char*>(p_ + sizeof(BlockHeader)), h.key_len};
-    }
-    std::string_view value() const noexcept {
-      const BlockHeader h = header();
-      return {reinterpret_cast<const char*>(p_ + sizeof(BlockHeader) + h.key_len), h.value_len};
-    }
-    void overwrite_value(std::string_view v) noexcept {
-      const BlockHeader h = header();
-      if (!v.empty()) std::memcpy(p_ + sizeof(BlockHeader) + h.key_len, v.data(), v.size());
-    }
-    std::size_t block_bytes() const noexcept {
-      const BlockHeader h = header();
-      return sizeof(BlockHeader) + h.key_len + h.value_len;
-    }
-
-   private:
-    BlockHeader header() const noexcept {
-      BlockHeader h;
-      std::memcpy(&h, p_, sizeof h);
-      return h;
-    }
-    void release() noexcept {
-      if (p_ != nullptr) ::operator delete(p_);
-      p_ = nullptr;
-    }
-    unsigned char* p_ = nullptr;
-  };
-
   // Hashes and compares entries by their key bytes; also an adapter for std::string_view.
   struct EntryContext {
     Hash hash(std::string_view k) const noexcept { return hash_string(k); }
-    Hash hash(const EntryRef& e) const noexcept { return hash_string(e.key()); }
-    bool eql(std::string_view a, const EntryRef& b) const noexcept { return a == b.key(); }
-    bool eql(const EntryRef& a, const EntryRef& b) const noexcept { return a.key() == b.key(); }
+    Hash hash(const KvEntry& e) const noexcept { return hash_string(e.key()); }
+    bool eql(std::string_view a, const KvEntry& b) const noexcept { return a == b.key(); }
+    bool eql(const KvEntry& a, const KvEntry& b) const noexcept { return a.key() == b.key(); }
   };
 
-  using Table = HashMapUnmanaged<EntryRef, void, EntryContext>;
+  using Table = HashMapUnmanaged<KvEntry, void, EntryContext>;
+
+  // Swaps in a block with the same key (so the same hash and slot), keeping the byte count.
+  void replace_block(KvEntry& slot, KvEntry fresh) noexcept {
+    entry_bytes_ += fresh.block_bytes();
+    entry_bytes_ -= slot.block_bytes();
+    slot = std::move(fresh);
+  }
 
   Table table_;
   [[no_unique_address]] std::allocator<std::byte> alloc_;
   std::size_t entry_bytes_ = 0;
+  std::size_t deadline_count_ = 0;
 };
 
 }  // namespace tessera::map
