@@ -19,6 +19,11 @@ namespace {
 constexpr std::size_t kMaxReserveElements = 1024;
 constexpr std::size_t kMaxReserveBytes = 64 * 1024;
 
+// A bulk length or an element count: -1 (null) up to `max`, in string2ll's grammar.
+bool parse_length(std::string_view text, std::size_t max, std::int64_t& n) {
+  return parse_int64(text, n) && n >= -1 && (n < 0 || static_cast<std::uint64_t>(n) <= max);
+}
+
 std::string describe_byte(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (u >= 0x20 && u < 0x7f) return std::string(1, c);
@@ -40,10 +45,8 @@ ReplyReader& ReplyReader::operator=(ReplyReader&& other) noexcept {
   if (this == &other) return *this;
   Reply* const old_root = &other.root_;
   limits_ = other.limits_;
-  buf_ = std::move(other.buf_);
-  cap_ = std::exchange(other.cap_, 0);
+  input_ = std::move(other.input_);
   begin_ = std::exchange(other.begin_, 0);
-  end_ = std::exchange(other.end_, 0);
   scan_ = std::exchange(other.scan_, 0);
   state_ = std::exchange(other.state_, State::kValue);
   root_ = std::move(other.root_);
@@ -60,41 +63,19 @@ ReplyReader& ReplyReader::operator=(ReplyReader&& other) noexcept {
 }
 
 std::span<char> ReplyReader::prepare(std::size_t min_size) {
-  if (min_size > (std::size_t{1} << 40)) {
-    throw std::length_error("ReplyReader::prepare: read too large");
-  }
-  min_size = std::max<std::size_t>(min_size, 1);
-  const std::size_t pending = end_ - begin_;
-  if (pending == 0) begin_ = end_ = scan_ = 0;
-  if (cap_ - end_ < min_size || (begin_ != 0 && pending <= begin_)) {
-    const std::size_t need = pending + min_size;
-    char* src = buf_.get() + begin_;
-    if (need <= cap_) {
-      if (pending != 0) std::memmove(buf_.get(), src, pending);
-    } else {
-      const std::size_t grown = std::max({need, 2 * pending, kDefaultReadSize});
-      auto fresh = std::make_unique_for_overwrite<char[]>(grown);
-      if (pending != 0) std::memcpy(fresh.get(), src, pending);
-      buf_ = std::move(fresh);
-      cap_ = grown;
-    }
-    scan_ -= begin_;
-    end_ = pending;
-    begin_ = 0;
-  }
-  return {buf_.get() + end_, cap_ - end_};
+  // No growth cap: bulk data is copied out as it arrives, so only lines are ever kept.
+  const std::size_t shift = input_.prepare(begin_, min_size);
+  begin_ -= shift;
+  scan_ -= shift;
+  return input_.writable();
 }
 
-void ReplyReader::commit(std::size_t n) {
-  if (n > cap_ - end_) throw std::length_error("ReplyReader::commit: more than prepare() gave");
-  end_ += n;
-}
+void ReplyReader::commit(std::size_t n) { input_.commit(n); }
 
 void ReplyReader::feed(std::string_view bytes) {
   if (bytes.empty()) return;
-  const std::span<char> space = prepare(bytes.size());
-  std::memcpy(space.data(), bytes.data(), bytes.size());
-  commit(bytes.size());
+  prepare(bytes.size());
+  input_.append(bytes);
 }
 
 ReplyReader::Status ReplyReader::fail(std::string_view why) {
@@ -123,21 +104,18 @@ ReplyReader::Status ReplyReader::next(Reply& out) {
         return Status::kError;
       case State::kValue: {
         // One line: a type byte, then text up to CRLF.
-        if (begin_ == end_) return Status::kNeedMore;
-        if (scan_ < begin_) scan_ = begin_;
-        const std::size_t avail = end_ - begin_;
-        const std::size_t window = limits_.max_line < avail ? limits_.max_line + 1 : avail;
-        const std::size_t stop = begin_ + window;
-        const char* const base = buf_.get();
-        const void* hit = scan_ < stop ? std::memchr(base + scan_, '\r', stop - scan_) : nullptr;
-        if (hit == nullptr) {
-          scan_ = stop;
-          if (window > limits_.max_line) return fail("Protocol error: line too long");
-          return Status::kNeedMore;
+        if (begin_ == input_.end()) return Status::kNeedMore;
+        std::size_t cr = 0;
+        switch (input_.find('\r', begin_, limits_.max_line, scan_, cr)) {
+          case InputBuffer::Search::kFound:
+            break;
+          case InputBuffer::Search::kTooLong:
+            return fail("Protocol error: line too long");
+          case InputBuffer::Search::kNeedMore:
+            return Status::kNeedMore;
         }
-        const auto cr = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
-        scan_ = cr;
-        if (cr + 1 >= end_) return Status::kNeedMore;
+        if (cr + 1 >= input_.end()) return Status::kNeedMore;
+        const char* const base = input_.data();
         if (base[cr + 1] != '\n') return fail("Protocol error: line not terminated by CRLF");
         const char type = base[begin_];
         const std::string_view text(base + begin_ + 1, cr - begin_ - 1);
@@ -159,8 +137,7 @@ ReplyReader::Status ReplyReader::next(Reply& out) {
             break;
           }
           case '$': {
-            if (!parse_int64(text, n) || n < -1 ||
-                (n >= 0 && static_cast<std::uint64_t>(n) > limits_.max_bulk_len)) {
+            if (!parse_length(text, limits_.max_bulk_len, n)) {
               return fail("Protocol error: invalid bulk length");
             }
             Reply* r = start_value();
@@ -177,8 +154,7 @@ ReplyReader::Status ReplyReader::next(Reply& out) {
             break;
           }
           case '*': {
-            if (!parse_int64(text, n) || n < -1 ||
-                (n > 0 && static_cast<std::uint64_t>(n) > limits_.max_elements)) {
+            if (!parse_length(text, limits_.max_elements, n)) {
               return fail("Protocol error: invalid multibulk length");
             }
             if (n > 0 && stack_.size() >= limits_.max_depth) {
@@ -214,8 +190,8 @@ ReplyReader::Status ReplyReader::next(Reply& out) {
         break;
       }
       case State::kBulkData: {
-        const std::size_t take = std::min(end_ - begin_, bulk_left_);
-        bulk_->str.append(buf_.get() + begin_, take);
+        const std::size_t take = std::min(input_.end() - begin_, bulk_left_);
+        bulk_->str.append(input_.data() + begin_, take);
         begin_ += take;
         scan_ = begin_;
         bulk_left_ -= take;
@@ -224,8 +200,8 @@ ReplyReader::Status ReplyReader::next(Reply& out) {
         [[fallthrough]];
       }
       case State::kBulkEnd: {
-        if (end_ - begin_ < 2) return Status::kNeedMore;
-        if (buf_[begin_] != '\r' || buf_[begin_ + 1] != '\n') {
+        if (input_.end() - begin_ < 2) return Status::kNeedMore;
+        if (input_.data()[begin_] != '\r' || input_.data()[begin_ + 1] != '\n') {
           return fail("Protocol error: bulk string not terminated by CRLF");
         }
         begin_ += 2;

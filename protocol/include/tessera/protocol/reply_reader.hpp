@@ -1,7 +1,8 @@
 // ReplyReader: the client side of RESP2. A resumable parser for every RESP2 reply type, nested
 // arrays included, kept apart from the server's RequestParser (the grammars differ).
 //
-// Design. Bytes go into a small owned buffer (prepare/commit, or feed). next() parses as far as it
+// Design. Bytes go into a small owned buffer (InputBuffer, shared with the server's RequestParser;
+// prepare/commit, or feed). next() parses as far as it
 // can and keeps its place: the reply under construction lives in the reader, with a stack of the
 // arrays still being filled, so a reply may arrive split at any byte. Lines (+, -, :, and the $ and
 // * headers) must end in CRLF and be at most max_line bytes; bulk data is counted, never scanned,
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tessera/protocol/input_buffer.hpp"
 #include "tessera/protocol/limits.hpp"
 
 namespace tessera::protocol {
@@ -63,9 +65,9 @@ class ReplyReader {
   std::string_view error() const noexcept { return error_; }
 
   // Bytes received and not yet parsed.
-  std::size_t buffered() const noexcept { return end_ - begin_; }
+  std::size_t buffered() const noexcept { return input_.end() - begin_; }
   // Size of the input buffer allocation (for tests and memory accounting).
-  std::size_t capacity() const noexcept { return cap_; }
+  std::size_t capacity() const noexcept { return input_.capacity(); }
 
  private:
   enum class State : std::uint8_t { kValue, kBulkData, kBulkEnd, kError };
@@ -79,10 +81,8 @@ class ReplyReader {
   Status fail(std::string_view why);
 
   ReaderLimits limits_;
-  std::unique_ptr<char[]> buf_;
-  std::size_t cap_ = 0;
-  std::size_t begin_ = 0;  // next unparsed byte
-  std::size_t end_ = 0;    // end of committed bytes
+  InputBuffer input_;
+  std::size_t begin_ = 0;  // next unparsed byte (everything before it is consumed)
   std::size_t scan_ = 0;   // the current line was searched for '\r' up to here
   State state_ = State::kValue;
   Reply root_;

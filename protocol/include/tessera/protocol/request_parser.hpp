@@ -1,8 +1,9 @@
 // RequestParser: the server side of RESP2. Bytes in, commands (argument vectors) out.
 //
-// Design. The parser owns one contiguous input buffer; the socket reads straight into it
-// (prepare() + commit()), and next() yields every complete command as string_views into that
-// buffer, so a command costs no allocation and no copy in steady state:
+// Design. The parser owns one contiguous input buffer (InputBuffer, shared with the client's
+// ReplyReader); the socket reads straight into it (prepare() + commit()), and next() yields every
+// complete command as string_views into that buffer, so a command costs no allocation and no copy
+// in steady state:
 //
 //   0          cmd_start_      pos_          end_              cap_
 //   |  consumed  | current cmd   | unparsed    | free (prepare)  |
@@ -35,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tessera/protocol/input_buffer.hpp"
 #include "tessera/protocol/limits.hpp"
 
 namespace tessera::protocol {
@@ -105,13 +107,13 @@ class RequestParser {
 
   // Bytes held in the buffer that are not yet returned as commands (the partial command and
   // anything after it): what the server's query-buffer limit should count.
-  std::size_t buffered() const noexcept { return end_ - cmd_start_; }
+  std::size_t buffered() const noexcept { return input_.end() - cmd_start_; }
 
   // Size of the buffer allocation (for tests and memory accounting).
-  std::size_t capacity() const noexcept { return cap_; }
+  std::size_t capacity() const noexcept { return input_.capacity(); }
   // Everything the parser holds on the heap: the buffer plus its per-command bookkeeping.
   std::size_t memory_bytes() const noexcept {
-    return cap_ + args_.capacity() * sizeof(ArgRef) + error_.capacity();
+    return input_.capacity() + args_.capacity() * sizeof(ArgRef) + error_.capacity();
   }
 
   const ParserLimits& limits() const noexcept { return limits_; }
@@ -135,30 +137,22 @@ class RequestParser {
     std::size_t offset;  // from cmd_start_, so the buffer may move under a partial command
     std::size_t size;
   };
-  // A buffer above this capacity is given back once a round of reads needed under a quarter of
-  // it (so a stream of large bulks keeps its buffer, and one large bulk does not pin it).
-  static constexpr std::size_t kShrinkAbove = 1024 * 1024;
-  // prepare() refuses larger reads (a caller bug; keeps the size arithmetic far from overflow).
-  static constexpr std::size_t kMaxReadSize = std::size_t{1} << 40;
-
   // Looks for the '\r' that ends the header line at pos_ and for the byte after it. Returns true
   // with `cr` set when the whole line is there; false when more input is needed or on error
   // (state_ is then kError).
   bool find_header_end(std::size_t& cr, std::string_view too_big);
   Status parse_inline(std::vector<std::string_view>& argv);
   Status fail(std::string_view text);
-  void relocate(std::size_t new_cap);
 
+  // Offsets into input_: cmd_start_ <= pos_ <= input_.end() and cmd_start_ <= scan_ (prepare()
+  // moves all three by the same distance).
   ParserLimits limits_;
-  std::unique_ptr<char[]> buf_;
-  std::size_t cap_ = 0;
+  InputBuffer input_;
   std::size_t cmd_start_ = 0;  // first byte still needed (start of the current command)
   std::size_t pos_ = 0;        // next byte to parse: the current line or bulk starts here
-  std::size_t end_ = 0;        // end of committed bytes
   std::size_t scan_ = 0;       // the current line was searched for its terminator up to here
   std::size_t bulk_len_ = 0;   // kBulkData: length of the pending bulk (without its CRLF)
   std::size_t remaining_ = 0;  // bulks still expected by the current multibulk
-  std::size_t peak_ = 0;       // the most capacity prepare() needed since the buffer was last idle
   State state_ = State::kStart;
   bool unauthenticated_ = false;
   std::vector<ArgRef> args_;
