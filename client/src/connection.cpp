@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include <tessera/protocol/ascii.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -90,11 +92,7 @@ std::string command_name(std::string_view encoded) {
           std::errc()) {
     return "command";
   }
-  std::string name(encoded.substr(len_end + 2, std::min<std::size_t>(len, 32)));
-  for (auto& c : name) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return name;
+  return protocol::to_upper(encoded.substr(len_end + 2, std::min<std::size_t>(len, 32)));
 }
 
 Connection::Connection(asio::any_io_executor executor)

@@ -60,23 +60,11 @@ namespace {
 }  // namespace
 
 std::string_view type_name(Reply::Type type) {
-  switch (type) {
-    case Reply::Type::kSimple:
-      return "simple string";
-    case Reply::Type::kError:
-      return "error";
-    case Reply::Type::kInteger:
-      return "integer";
-    case Reply::Type::kBulk:
-      return "bulk string";
-    case Reply::Type::kNull:
-      return "null bulk";
-    case Reply::Type::kArray:
-      return "array";
-    case Reply::Type::kNullArray:
-      return "null array";
-  }
-  return "unknown";
+  // In the order of Reply::Type's enumerators.
+  static constexpr std::string_view kNames[] = {
+      "simple string", "error", "integer", "bulk string", "null bulk", "array", "null array"};
+  const auto i = static_cast<std::size_t>(type);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 Reply checked(Reply&& reply, std::string_view name) {

@@ -2,6 +2,8 @@
 // and appended in one piece; payloads are appended as they are.
 #include "tessera/protocol/reply_writer.hpp"
 
+#include "tessera/protocol/ascii.hpp"
+
 #include <charconv>
 #include <cstddef>
 
@@ -108,9 +110,7 @@ void ReplyWriter::unknown_subcommand(std::string_view sub, std::string_view cont
   o.append("'. Try ");
   const std::size_t at = o.size();
   append_line_safe(o, c_string_prefix(container_upper, std::string_view::npos));
-  for (std::size_t i = at; i < o.size(); ++i) {
-    if (o[i] >= 'a' && o[i] <= 'z') o[i] = static_cast<char>(o[i] - 'a' + 'A');
-  }
+  for (std::size_t i = at; i < o.size(); ++i) o[i] = ascii_upper(o[i]);
   o.append(" HELP.\r\n");
 }
 
