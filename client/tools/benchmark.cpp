@@ -1,6 +1,9 @@
 #include "benchmark.hpp"
 
 #include <tessera/client/async_client.hpp>
+#include <tessera/protocol/ascii.hpp>
+
+#include <CLI/CLI.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,27 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::uint64_t parse_number(std::string_view flag, const char* text, std::uint64_t min,
-                           std::uint64_t max) {
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < static_cast<long long>(min) ||
-      static_cast<unsigned long long>(v) > max) {
-    throw std::invalid_argument("invalid value for " + std::string(flag) + ": \"" + text +
-                                "\" (expected an integer from " + std::to_string(min) + " to " +
-                                std::to_string(max) + ")");
-  }
-  return static_cast<std::uint64_t>(v);
-}
-
-std::string to_upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string test_name(const std::string& test) {
-  return test == "ping" ? "PING_MBULK" : to_upper(test);
+  return test == "ping" ? "PING_MBULK" : protocol::to_upper(test);
 }
 
 std::string fixed(double v, int precision) {
@@ -122,93 +106,91 @@ asio::awaitable<void> run_connection(AsyncClient& client, ConnectionLoad& load) 
   }
 }
 
+// -t's list: comma-separated, case-insensitive, ping_mbulk is ping, repeats dropped.
+std::vector<std::string> parse_test_list(std::string_view list) {
+  std::vector<std::string> tests;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string t = protocol::to_lower(list.substr(start, comma - start));
+    if (t == "ping_mbulk") t = "ping";
+    if (t == "ping" || t == "set" || t == "get") {
+      if (std::find(tests.begin(), tests.end(), t) == tests.end()) tests.push_back(t);
+    } else if (!t.empty()) {
+      throw std::invalid_argument("unsupported test \"" + t + "\" (supported: ping,set,get)");
+    }
+    start = comma + 1;
+  }
+  if (tests.empty()) throw std::invalid_argument("-t: no test given");
+  return tests;
+}
+
+// The one description of the flags: parse_options() and usage() both build it. `-h` is the host,
+// as in redis-benchmark, so help is `--help` only.
+std::unique_ptr<CLI::App> make_app(Options& o, std::string& tests) {
+  auto app = std::make_unique<CLI::App>(
+      "tessera-benchmark: a multi-threaded load generator with redis-benchmark's flags and output",
+      "tessera-benchmark");
+  app->set_help_flag("--help", "This help");
+  // As in redis-benchmark, a flag given twice takes its last value.
+  app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app->add_option("-h", o.host, "Server hostname")->capture_default_str();
+  app->add_option("-p", o.port, "Server port")->capture_default_str()->check(CLI::Range(1, 65535));
+  app->add_option("-a", o.password, "Password, sent as AUTH on every connection");
+  app->add_option("--user", o.user, "Username for AUTH (with -a)");
+  app->add_option("-c", o.clients, "Number of parallel connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app->add_option("-n", o.requests, "Total number of requests per test")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  app->add_option("-d", o.data_size, "Data size of SET values in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  app->add_option("-r", o.keyspace,
+                  "Use random keys key:%012d in 0..keyspacelen-1 (default: one key, "
+                  "\"key:__rand_int__\", as redis-benchmark)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000000000000}));
+  app->add_option("-P", o.pipeline, "Pipeline <numreq> requests (1: no pipeline)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app->add_option("-t", tests,
+                  "Comma-separated tests among ping,set,get (default: all three; ping is "
+                  "PING_MBULK)");
+  app->add_option("--threads", o.threads,
+                  "Client threads, each with its own share of the connections (default: one per "
+                  "hardware thread)")
+      ->check(CLI::Range(1, 1024));
+  app->add_flag("--csv", o.csv, "Output in CSV (redis-benchmark's columns plus p999_latency_ms)");
+  app->add_flag("-q", o.quiet, "Quiet: one line per test (requests per second and percentiles)");
+  app->add_option("--precision", o.precision, "Decimal places in latency output")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 9));
+  return app;
+}
+
 }  // namespace
 
 std::string usage() {
-  return "Usage: tessera-benchmark [-h <host>] [-p <port>] [-c <clients>] [-n <requests>]\n"
-         "                         [-d <size>] [-r <keyspacelen>] [-P <numreq>] [-t <tests>]\n"
-         "                         [--threads <n>] [-a <password>] [--user <username>]\n"
-         "                         [--csv] [-q] [--precision <digits>]\n"
-         "\n"
-         " -h <hostname>      Server hostname (default 127.0.0.1)\n"
-         " -p <port>          Server port (default 6379)\n"
-         " -a <password>      Password, sent as AUTH on every connection\n"
-         " --user <username>  Username for AUTH (with -a)\n"
-         " -c <clients>       Number of parallel connections (default 50)\n"
-         " -n <requests>      Total number of requests per test (default 100000)\n"
-         " -d <size>          Data size of SET values in bytes (default 3)\n"
-         " -r <keyspacelen>   Use random keys key:%012d in 0..keyspacelen-1 (default: one key,\n"
-         "                    \"key:__rand_int__\", as redis-benchmark)\n"
-         " -P <numreq>        Pipeline <numreq> requests (default 1: no pipeline)\n"
-         " -t <tests>         Comma-separated tests among ping,set,get (default: all three;\n"
-         "                    ping is PING_MBULK)\n"
-         " --threads <n>      Client threads, each with its own share of the connections\n"
-         "                    (default: one per hardware thread)\n"
-         " --csv              Output in CSV (redis-benchmark's columns plus p999_latency_ms)\n"
-         " -q                 Quiet: one line per test (requests per second and percentiles)\n"
-         " --precision <n>    Decimal places in latency output (default 3)\n"
-         " --help             This help\n";
+  Options o;
+  std::string tests;
+  return make_app(o, tests)->help();
 }
 
 Options parse_options(int argc, const char* const* argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw std::invalid_argument("option " + std::string(a) + " needs a value");
-      return argv[++i];
-    };
-    if (a == "-h") {
-      o.host = value();
-    } else if (a == "-p") {
-      o.port = static_cast<std::uint16_t>(parse_number(a, value(), 1, 65535));
-    } else if (a == "-c") {
-      o.clients = parse_number(a, value(), 1, 100000);
-    } else if (a == "-n") {
-      o.requests = parse_number(a, value(), 1, 1ull << 40);
-    } else if (a == "-d") {
-      o.data_size = parse_number(a, value(), 1, 1ull << 30);
-    } else if (a == "-r") {
-      o.keyspace = parse_number(a, value(), 1, 1000000000000ull);
-    } else if (a == "-P") {
-      o.pipeline = parse_number(a, value(), 1, 1000000);
-    } else if (a == "--threads") {
-      o.threads = parse_number(a, value(), 1, 1024);
-    } else if (a == "--precision") {
-      o.precision = static_cast<int>(parse_number(a, value(), 0, 9));
-    } else if (a == "-a") {
-      o.password = value();
-    } else if (a == "--user") {
-      o.user = value();
-    } else if (a == "-t") {
-      o.tests.clear();
-      std::string list = value();
-      std::size_t start = 0;
-      while (start <= list.size()) {
-        std::size_t comma = list.find(',', start);
-        if (comma == std::string::npos) comma = list.size();
-        std::string t = list.substr(start, comma - start);
-        for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (t == "ping_mbulk") t = "ping";
-        if (t == "ping" || t == "set" || t == "get") {
-          if (std::find(o.tests.begin(), o.tests.end(), t) == o.tests.end()) o.tests.push_back(t);
-        } else if (!t.empty()) {
-          throw std::invalid_argument("unsupported test \"" + t + "\" (supported: ping,set,get)");
-        }
-        start = comma + 1;
-      }
-      if (o.tests.empty()) throw std::invalid_argument("-t: no test given");
-    } else if (a == "--csv") {
-      o.csv = true;
-    } else if (a == "-q") {
-      o.quiet = true;
-    } else if (a == "--help") {
-      o.help = true;
-    } else {
-      throw std::invalid_argument("unrecognized option " + std::string(a) +
-                                  " (tessera-benchmark --help lists what is supported)");
-    }
+  std::string tests;
+  const auto app = make_app(o, tests);
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    o.help = true;
+    return o;
+  } catch (const CLI::ParseError& e) {
+    throw std::invalid_argument(e.what());
   }
+  if (!tests.empty() || app->count("-t") != 0) o.tests = parse_test_list(tests);
   return o;
 }
 
