@@ -13,17 +13,16 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "tessera/protocol/reply_reader.hpp"
 
 namespace {
 
+using tessera::fuzz::require;
+
 using tessera::protocol::ReaderLimits;
 using tessera::protocol::Reply;
 using tessera::protocol::ReplyReader;
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 // Plain RESP2 encoding, byte-exact for what the reader accepts (simple strings and errors hold
 // no '\r', since the reader ends a line at the first one).
@@ -70,16 +69,8 @@ std::string run(std::string_view data, const ReaderLimits& limits, std::uint32_t
   ReplyReader reader(limits);
   std::string transcript;
   Reply reply;
-  std::size_t at = 0;
-  std::uint32_t rng = split_seed;
-  for (;;) {
-    std::size_t n = data.size() - at;
-    if (split_seed != 0 && n != 0) {
-      rng = rng * 1664525u + 1013904223u;
-      n = std::min<std::size_t>(n, 1 + (rng >> 24) % 37);
-    }
-    reader.feed(data.substr(at, n));
-    at += n;
+  auto feed = [&](std::string_view piece) { reader.feed(piece); };
+  auto drain = [&](std::size_t) {
     ReplyReader::Status status;
     while ((status = reader.next(reply)) == ReplyReader::Status::kReply) {
       check_limits(reply, limits, 0);
@@ -87,23 +78,19 @@ std::string run(std::string_view data, const ReaderLimits& limits, std::uint32_t
       transcript += "|";
       if (replies != nullptr) replies->push_back(std::move(reply));
     }
-    if (status == ReplyReader::Status::kError) {
-      require(!reader.error().empty());
-      transcript += "E:";
-      transcript.append(reader.error());
-      break;
-    }
-    if (at == data.size()) break;
-  }
+    return status != ReplyReader::Status::kError ||
+           tessera::fuzz::record_error(transcript, reader.error());
+  };
+  tessera::fuzz::feed_in_pieces(data, split_seed, feed, drain);
   return transcript;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
-  if (size == 0) return 0;
-  const std::uint8_t config = bytes[0];
-  const std::string_view data(reinterpret_cast<const char*>(bytes) + 1, size - 1);
+  std::uint8_t config = 0;
+  std::string_view data;
+  if (!tessera::fuzz::split_config(bytes, size, config, data)) return 0;
   ReaderLimits limits;
   if (config & 1) {
     limits.max_bulk_len = 16;
@@ -112,9 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     limits.max_line = 24;
   }
   std::vector<Reply> replies;
-  const std::string whole = run(data, limits, 0, &replies);
-  const std::string split = run(data, limits, (config >> 1) + 1u, nullptr);
-  require(whole == split);
+  tessera::fuzz::require_same_whole_and_split(config, [&](std::uint32_t seed) {
+    return run(data, limits, seed, seed == 0 ? &replies : nullptr);
+  });
   for (const Reply& r : replies) {
     std::string encoded;
     encode(r, encoded);

@@ -16,17 +16,16 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "tessera/protocol/reply_writer.hpp"
 #include "tessera/protocol/request_parser.hpp"
 
 namespace {
 
+using tessera::fuzz::require;
+
 using tessera::protocol::ParserLimits;
 using tessera::protocol::RequestParser;
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 // The outcome as one string: each command as its count and length-prefixed arguments, then the
 // error text.
@@ -36,22 +35,14 @@ std::string run(std::string_view data, const ParserLimits& limits, bool unauthen
   parser.set_unauthenticated(unauthenticated);
   std::string transcript;
   std::vector<std::string_view> argv;
-  std::size_t at = 0;
-  std::uint32_t rng = split_seed;
-  for (;;) {
-    std::size_t n = data.size() - at;
-    if (split_seed != 0 && n != 0) {
-      rng = rng * 1664525u + 1013904223u;
-      n = std::min<std::size_t>(n, 1 + (rng >> 24) % 37);
-    }
-    if (n != 0) {
-      const auto span = parser.prepare(n);
-      require(span.size() >= n);
-      std::memcpy(span.data(), data.data() + at, n);
-      parser.commit(n);
-      require(parser.capacity() <= 2 * data.size() + 2 * tessera::protocol::kDefaultReadSize);
-    }
-    at += n;
+  auto feed = [&](std::string_view piece) {
+    const auto span = parser.prepare(piece.size());
+    require(span.size() >= piece.size());
+    std::memcpy(span.data(), piece.data(), piece.size());
+    parser.commit(piece.size());
+    require(parser.capacity() <= 2 * data.size() + 2 * tessera::protocol::kDefaultReadSize);
+  };
+  auto drain = [&](std::size_t fed) {
     RequestParser::Status status;
     while ((status = parser.next(argv)) == RequestParser::Status::kCommand) {
       require(!argv.empty() && argv.size() <= limits.max_args);
@@ -69,23 +60,21 @@ std::string run(std::string_view data, const ParserLimits& limits, bool unauthen
       }
     }
     if (status == RequestParser::Status::kError) {
-      transcript += "E:";
-      transcript.append(parser.error());
-      require(!parser.error().empty());
-      break;
+      return tessera::fuzz::record_error(transcript, parser.error());
     }
-    require(parser.buffered() <= at);
-    if (at == data.size()) break;
-  }
+    require(parser.buffered() <= fed);
+    return true;
+  };
+  tessera::fuzz::feed_in_pieces(data, split_seed, feed, drain);
   return transcript;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
-  if (size == 0) return 0;
-  const std::uint8_t config = bytes[0];
-  const std::string_view data(reinterpret_cast<const char*>(bytes) + 1, size - 1);
+  std::uint8_t config = 0;
+  std::string_view data;
+  if (!tessera::fuzz::split_config(bytes, size, config, data)) return 0;
   ParserLimits limits;
   if (config & 1) {
     limits.max_bulk_len = 16;
@@ -94,9 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   }
   std::vector<std::string> reencoded;
   const bool unauthenticated = (config & 2) != 0;
-  const std::string whole = run(data, limits, unauthenticated, 0, &reencoded);
-  const std::string split = run(data, limits, unauthenticated, (config >> 1) + 1u, nullptr);
-  require(whole == split);
+  tessera::fuzz::require_same_whole_and_split(config, [&](std::uint32_t seed) {
+    return run(data, limits, unauthenticated, seed, seed == 0 ? &reencoded : nullptr);
+  });
   // Every command, re-encoded as a multibulk, parses back to the same arguments (an inline word
   // may be longer than max_bulk_len, and a long bulk header than a tiny line limit).
   for (const std::string& encoded : reencoded) {
