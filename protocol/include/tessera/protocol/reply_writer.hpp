@@ -15,6 +15,10 @@ namespace tessera::protocol {
 namespace errors {
 inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+// INCRBYFLOAT: an argument or stored value parse_long_double refuses; a result that is not finite.
+inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kIncrNanOrInfinity =
+    "ERR increment would produce NaN or Infinity";
 }  // namespace errors
 
 class ReplyWriter {
