@@ -316,6 +316,37 @@ def scan_iter():
 
 
 @call
+def glob_patterns():
+    r = client()
+    names = ["a*b", "a?b", "a[b", "axb", "ab", "a\\b", "A1b", "a-b"]
+    r.mset({f"py:glob:{n}": "v" for n in names})
+    cases = {
+        "py:glob:a\\*b": ["a*b"],
+        "py:glob:a?b": ["a*b", "a?b", "a[b", "axb", "a\\b", "a-b"],
+        "py:glob:a[*?]b": ["a*b", "a?b"],
+        "py:glob:a[^*?]b": ["a[b", "axb", "a\\b", "a-b"],
+        "py:glob:a[w-y]b": ["axb"],
+        "py:glob:a[\\[]b": ["a[b"],
+        "py:glob:a*": ["a*b", "a?b", "a[b", "axb", "ab", "a\\b", "a-b"],
+        "py:glob:[aA]?b": ["a*b", "a?b", "a[b", "axb", "a\\b", "A1b", "a-b"],
+    }
+    for pattern, expected in cases.items():
+        want = sorted(f"py:glob:{n}".encode() for n in expected)
+        expect(sorted(r.keys(pattern)), want, f"KEYS {pattern}")
+        expect(sorted(set(r.scan_iter(match=pattern, count=100))), want, f"SCAN MATCH {pattern}")
+
+
+@call
+def config_get_set():
+    r = client()
+    expect(r.config_get("maxmemory"), {"maxmemory": "0"}, "CONFIG GET maxmemory")
+    expect(r.config_set("maxmemory", "100mb"), True, "CONFIG SET maxmemory")
+    expect(r.config_get("maxmemory"), {"maxmemory": "104857600"}, "CONFIG GET after SET")
+    expect(r.config_set("maxmemory", "0"), True, "CONFIG SET maxmemory back")
+    expect(r.config_get("timeout"), {"timeout": "0"}, "CONFIG GET timeout")
+
+
+@call
 def connection_pool_threads():
     shared = pool(max_connections=6)
     r = client(connection_pool=shared)
