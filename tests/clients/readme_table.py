@@ -41,7 +41,8 @@ def rows():
          "`set` with nx/xx/get, mget/mset, exists/delete/type/strlen, binary keys and values "
          "up to 1 MiB, "
          "`decode_responses`, `client_setname`/`getname`/`id`, `info()` with sections, "
-         "`retry_on_timeout`, connections the server dropped re-made by the pool, error texts, "
+         "`retry_on_timeout`, connections the server dropped (a restart, the idle timeout) re-made "
+         "by the pool, error texts, "
          "KEYS/SCAN glob patterns with escapes and classes, `config_get`/`config_set`"),
         ("hiredis (Debian `libhiredis-dev`)", "0.14.1", ["hiredis"],
          "`redisCommand` with `%b` binary arguments, `redisCommandArgv`, pipelining with "

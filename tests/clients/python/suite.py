@@ -542,6 +542,33 @@ def dropped_connection():
 
 
 @call
+def idle_timeout_dropped():
+    """CONFIG SET timeout 1: the server itself closes the pool's idle connection."""
+    shared = pool(max_connections=2)
+    r = client(connection_pool=shared)
+    expect(r.set("py:idle:k", "v"), True, "SET")
+    idle = shared.get_connection("GET")
+    shared.release(idle)
+    try:
+        expect(client().config_set("timeout", 1), True, "CONFIG SET timeout 1")
+        deadline = time.monotonic() + 2 * CALL_TIMEOUT
+        while True:  # until the server has closed the idle connection (EOF is readable)
+            try:
+                if idle.can_read(timeout=0.1):
+                    raise AssertionError("the idle connection has data but no EOF")
+            except redis.ConnectionError:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no close of an idle connection {2 * CALL_TIMEOUT:g} s "
+                                     "after CONFIG SET timeout 1")
+        expect(r.get("py:idle:k"), b"v", "GET through the pool after the server closed its "
+               "connection")
+    finally:
+        client().config_set("timeout", 0)
+    shared.disconnect()
+
+
+@call
 def error_replies():
     r = client()
     expect_error(lambda: r.execute_command("NOSUCH", "a", "b"),
