@@ -33,7 +33,8 @@ SIGTERM, fails the run.
 
 --capture DIR puts a recording TCP proxy between the suite and each server and writes every
 connection's bytes, both directions, to DIR/<server>-<n>.txt: the way to find the byte-level
-difference when a library behaves differently against the two servers.
+difference when a library behaves differently against the two servers (compare_captures.py DIR
+prints the requests whose replies differ).
 
 Only Python's standard library is used here.
 """
