@@ -592,6 +592,30 @@ def flushdb():
 
 
 @call
+def pubsub():
+    r = client()
+    p = r.pubsub()
+    p.subscribe("py:channel")
+    message = p.get_message(timeout=SOCKET_TIMEOUT)
+    expect(message and message["type"], "subscribe", "the subscribe confirmation")
+    expect(r.publish("py:channel", "hello"), 1, "PUBLISH to one subscriber")
+    message = p.get_message(timeout=SOCKET_TIMEOUT)
+    expect(message and (message["type"], message["data"]), ("message", b"hello"), "the message")
+    p.close()
+
+
+@call
+def other_types():
+    r = client()
+    expect(r.hset("py:types:h", mapping={"a": "1", "b": "2"}), 2, "HSET")
+    expect(r.hgetall("py:types:h"), {b"a": b"1", b"b": b"2"}, "HGETALL")
+    expect(r.rpush("py:types:l", "x", "y"), 2, "RPUSH")
+    expect(r.lrange("py:types:l", 0, -1), [b"x", b"y"], "LRANGE")
+    expect(r.sadd("py:types:s", "m"), 1, "SADD")
+    expect(r.type("py:types:h"), b"hash", "TYPE of a hash")
+
+
+@call
 def lock():
     r = client()
     lk = r.lock("py:lock:resource", timeout=10, blocking_timeout=1)
