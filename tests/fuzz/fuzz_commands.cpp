@@ -55,7 +55,7 @@ constexpr std::string_view kTokens[] = {
 
 struct Server {
   Server(unsigned shards, std::string password, std::uint64_t maxmemory)
-      : state(make(shards, std::move(password), maxmemory)), set(shards) {
+      : state(make(shards, std::move(password), maxmemory)), set(shards, &state.store) {
     set.start();
   }
   static Config make(unsigned shards, std::string password, std::uint64_t maxmemory) {

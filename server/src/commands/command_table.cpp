@@ -72,7 +72,7 @@ class Table {
  public:
   Table() {
     for (auto family : {string_commands(), keyspace_commands(), connection_commands(),
-                        server_commands(), introspection_commands()}) {
+                        server_commands(), introspection_commands(), expiry_commands()}) {
       rows_.insert(rows_.end(), family.begin(), family.end());
     }
     std::sort(rows_.begin(), rows_.end(),

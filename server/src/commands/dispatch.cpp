@@ -58,8 +58,15 @@ Barrier dispatch(Session& session, Args argv) {
     return nullptr;
   }
   if ((spec->flags & kCmdDenyOom) != 0) {
-    const std::uint64_t limit = session.state().maxmemory.load(std::memory_order_relaxed);
-    if (limit != 0 && session.shards().used_memory() > limit) {
+    // With an allkeys-* policy the owning store evicts before the write, so no write is refused;
+    // with a volatile-* one only while some key has a deadline to evict (as Redis's
+    // performEvictions fails only when nothing qualifies).
+    const StoreSettings& limits = session.state().store;
+    const std::uint64_t limit = limits.maxmemory.load(std::memory_order_relaxed);
+    const EvictionPolicy policy = limits.policy.load(std::memory_order_relaxed);
+    const bool can_evict = policy != EvictionPolicy::kNoEviction &&
+                           (!policy_is_volatile(policy) || session.shards().deadline_keys() != 0);
+    if (limit != 0 && !can_evict && session.shards().used_memory() > limit) {
       reply.error(errors::kOom);
       return nullptr;
     }

@@ -32,9 +32,10 @@ inline constexpr std::string_view kBadClientName =
 // SCAN (db.c parseScanCursorOrReply)
 inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
 
-// Tessera's own: keys never expire, so SET's expiry options are refused rather than ignored.
-inline constexpr std::string_view kNoExpiry =
-    "ERR keys do not expire in Tessera: SET options EX, PX, EXAT, PXAT and KEEPTTL are not "
-    "supported";
+// EXPIRE's options (expire.c parseExtendedExpireArgumentsOrReply)
+inline constexpr std::string_view kExpireNxConflict =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr std::string_view kExpireGtLtConflict =
+    "ERR GT and LT options at the same time are not compatible";
 
 }  // namespace tessera::server::errors

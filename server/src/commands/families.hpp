@@ -25,6 +25,7 @@ std::span<const CommandSpec> keyspace_commands();       // keyspace.cpp
 std::span<const CommandSpec> connection_commands();     // connection.cpp
 std::span<const CommandSpec> server_commands();         // server.cpp
 std::span<const CommandSpec> introspection_commands();  // introspection.cpp
+std::span<const CommandSpec> expiry_commands();         // expiry.cpp
 
 // Redis-compatible identity: tools and client libraries gate features on redis_version, so INFO and
 // HELLO report the Redis version whose behaviour Tessera follows (7.0.15) and name Tessera's own

@@ -61,6 +61,7 @@ struct ShardInfo {
   StoreCounters store;
   ShardCounters shard;
   std::size_t connections = 0;
+  std::size_t expires = 0;  // keys with a deadline
 };
 
 std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
@@ -76,8 +77,16 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
     return false;
   };
   std::size_t keys = 0, bytes = 0;
-  std::uint64_t commands = 0, hits = 0, misses = 0;
+  std::uint64_t commands = 0, hits = 0, misses = 0, expires = 0, expired = 0, evicted = 0;
+  std::uint64_t time_caps = 0;
+  double stale = 0, ttl_weighted = 0;
   for (const auto& i : shards) {
+    expires += i.expires;
+    expired += i.store.expired_keys;
+    evicted += i.store.evicted_keys;
+    time_caps += i.store.expired_time_cap_reached_count;
+    stale += i.store.expired_stale_perc / static_cast<double>(shards.size());
+    ttl_weighted += static_cast<double>(i.store.avg_ttl_ms) * static_cast<double>(i.expires);
     keys += i.map.count;
     bytes += i.map.memory_bytes;
     commands += i.shard.commands;
@@ -124,14 +133,14 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
   if (want("memory", true)) {
     section("Memory");
     const std::uint64_t rss = rss_bytes();
-    const std::uint64_t maxmemory = st.maxmemory.load();
+    const std::uint64_t maxmemory = st.store.maxmemory.load();
     field("used_memory", bytes);
     field("used_memory_human", human_bytes(bytes));
     field("used_memory_rss", rss);
     field("used_memory_rss_human", human_bytes(rss));
     field("maxmemory", maxmemory);
     field("maxmemory_human", human_bytes(maxmemory));
-    field("maxmemory_policy", "noeviction");
+    field("maxmemory_policy", policy_name(st.store.policy.load()));
     field(
         "mem_fragmentation_ratio",
         fmt::format("{:.2f}", bytes ? static_cast<double>(rss) / static_cast<double>(bytes) : 0.0));
@@ -151,8 +160,10 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
     field("total_connections_received", st.total_connections.load());
     field("total_commands_processed", commands);
     field("rejected_connections", st.rejected_connections.load());
-    field("expired_keys", 0);
-    field("evicted_keys", 0);
+    field("expired_keys", expired);
+    field("expired_stale_perc", fmt::format("{:.2f}", stale * 100));
+    field("expired_time_cap_reached_count", time_caps);
+    field("evicted_keys", evicted);
     field("keyspace_hits", hits);
     field("keyspace_misses", misses);
   }
@@ -175,7 +186,10 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
   if (want("keyspace", true)) {
     section("Keyspace");
     if (keys > 0)
-      fmt::format_to(std::back_inserter(out), "db0:keys={},expires=0,avg_ttl=0\r\n", keys);
+      fmt::format_to(
+          std::back_inserter(out), "db0:keys={},expires={},avg_ttl={}\r\n", keys, expires,
+          expires == 0 ? 0
+                       : static_cast<std::uint64_t>(ttl_weighted / static_cast<double>(expires)));
   }
   if (want("shards", true)) {
     section("Shards");
@@ -200,7 +214,8 @@ asio::awaitable<void> cmd_info(Session& s, Args a) {
     return ShardInfo{.map = sh.store().map_stats(),
                      .store = sh.store().counters(),
                      .shard = sh.counters(),
-                     .connections = sh.connections().size()};
+                     .connections = sh.connections().size(),
+                     .expires = sh.store().deadline_count()};
   });
   s.reply().bulk(info_text(s, infos, wanted));
 }

@@ -29,7 +29,7 @@ struct ConfigParam {
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
-const std::array<ConfigParam, 16> kConfigParams{{
+const std::array<ConfigParam, 17> kConfigParams{{
     {"appendonly", [](const ServerState&) { return std::string("no"); }},
     {"bind", [](const ServerState& st) { return st.config.bind; }},
     {"client-query-buffer-limit",
@@ -38,8 +38,11 @@ const std::array<ConfigParam, 16> kConfigParams{{
     {"dbfilename", [](const ServerState&) { return std::string(); }},
     {"loglevel", [](const ServerState& st) { return st.config.log_level; }},
     {"maxclients", [](const ServerState& st) { return std::to_string(st.config.maxclients); }},
-    {"maxmemory", [](const ServerState& st) { return std::to_string(st.maxmemory.load()); }},
-    {"maxmemory-policy", [](const ServerState&) { return std::string("noeviction"); }},
+    {"maxmemory", [](const ServerState& st) { return std::to_string(st.store.maxmemory.load()); }},
+    {"maxmemory-policy",
+     [](const ServerState& st) { return std::string(policy_name(st.store.policy.load())); }},
+    {"maxmemory-samples",
+     [](const ServerState& st) { return std::to_string(st.store.samples.load()); }},
     {"port", [](const ServerState& st) { return std::to_string(st.port.load()); }},
     {"proto-max-bulk-len",
      [](const ServerState&) { return std::to_string(protocol::kMaxBulkLen); }},
@@ -75,6 +78,8 @@ void cmd_config_set(Session& s, Args a) {
   }
   // Validate every pair first, then apply: all or nothing, as in Redis 7.
   std::optional<std::uint64_t> maxmemory, timeout;
+  std::optional<EvictionPolicy> policy;
+  std::optional<std::uint32_t> samples;
   for (std::size_t i = 2; i < a.size(); i += 2) {
     const std::string name = protocol::to_lower(a[i]);
     if (name == "maxmemory") {
@@ -85,6 +90,31 @@ void cmd_config_set(Session& s, Args a) {
             "a memory value");
         return;
       }
+    } else if (name == "maxmemory-policy") {
+      policy = parse_policy(a[i + 1]);
+      if (!policy) {
+        s.reply().error(
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+            "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+            "noeviction");
+        return;
+      }
+    } else if (name == "maxmemory-samples") {
+      std::int64_t v = 0;
+      if (!protocol::parse_int64(a[i + 1], v)) {
+        s.reply().error(
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
+            "couldn't be parsed into an integer");
+        return;
+      }
+      if (v < 1 || v > INT32_MAX) {
+        s.reply().error(
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
+            "must be between 1 and 2147483647 inclusive");
+        return;
+      }
+      samples = static_cast<std::uint32_t>(v);
     } else if (name == "timeout") {
       std::int64_t v = 0;
       if (!protocol::parse_int64(a[i + 1], v) || v < 0 || v > INT32_MAX) {
@@ -106,7 +136,9 @@ void cmd_config_set(Session& s, Args a) {
       return;
     }
   }
-  if (maxmemory) s.state().maxmemory.store(*maxmemory);
+  if (maxmemory) s.state().store.maxmemory.store(*maxmemory);
+  if (policy) s.state().store.policy.store(*policy);
+  if (samples) s.state().store.samples.store(*samples);
   if (timeout) s.state().timeout.store(*timeout);
   s.reply().ok();
 }
@@ -127,7 +159,7 @@ void cmd_config_help(Session& s, Args) {
               "values.",
               "SET <directive> <value>",
               "    Set the configuration <directive> to <value> "
-              "(maxmemory, timeout).",
+              "(maxmemory, maxmemory-policy, maxmemory-samples, timeout).",
               "RESETSTAT", "    Reset statistics reported by the INFO command."});
 }
 
@@ -162,7 +194,8 @@ const CommandSpec kConfigSubs[] = {
      .flags = kCmdAdmin,
      .acl_categories = kAdminAcl,
      .group = "server",
-     .summary = "Sets configuration parameters in-flight (maxmemory, timeout).",
+     .summary = "Sets configuration parameters in-flight (maxmemory, maxmemory-policy, "
+                "maxmemory-samples, timeout).",
      .since = "2.0.0",
      .sync = cmd_config_set},
 };

@@ -3,6 +3,7 @@
 // the key, ask the Store, and write the reply (t_string.c's replies, byte for byte).
 #include <tessera/protocol/ascii.hpp>
 
+#include "expiry_args.hpp"
 #include "families.hpp"
 
 namespace tessera::server {
@@ -16,6 +17,8 @@ using protocol::ReplyWriter;
 constexpr std::uint32_t kSetNx = 1;
 constexpr std::uint32_t kSetXx = 2;
 constexpr std::uint32_t kSetGet = 4;
+constexpr std::uint32_t kSetDeadline = 8;  // KeyOp::param1 is the absolute deadline (ms)
+constexpr std::uint32_t kSetKeepTtl = 16;
 
 std::int64_t op_get(Store& store, const KeyOp& op, ReplyWriter& w) {
   if (auto value = store.get(op.key)) {
@@ -31,7 +34,10 @@ std::int64_t op_set(Store& store, const KeyOp& op, ReplyWriter& w) {
                                  : (op.flags & kSetXx) ? SetCondition::kIfPresent
                                                        : SetCondition::kAlways;
   const bool want_old = (op.flags & kSetGet) != 0;
-  const SetResult r = store.set(op.key, op.value, condition, want_old);
+  const DeadlineUpdate deadline = (op.flags & kSetDeadline)  ? DeadlineUpdate::at(op.param1)
+                                  : (op.flags & kSetKeepTtl) ? DeadlineUpdate::keep()
+                                                             : DeadlineUpdate::clear();
+  const SetResult r = store.set(op.key, op.value, condition, want_old, deadline);
   if (want_old) {
     if (r.old_value) {
       w.bulk(*r.old_value);
@@ -58,7 +64,8 @@ std::int64_t op_strlen(Store& store, const KeyOp& op, ReplyWriter& w) {
   return 0;
 }
 
-void set_key(Session& s, std::string_view key, std::string_view value, std::uint32_t flags) {
+void set_key(Session& s, std::string_view key, std::string_view value, std::uint32_t flags,
+             std::int64_t deadline = 0) {
   const unsigned shard = s.shard_of(key);
   if (flags == 0 && !s.is_home(shard)) {
     // The reply of a plain SET does not depend on the shard's state: it is answered +OK now and
@@ -68,42 +75,52 @@ void set_key(Session& s, std::string_view key, std::string_view value, std::uint
     s.reply().ok();
     return;
   }
-  s.key_op({.run = &guarded<op_set>, .key = key, .value = value, .flags = flags}, shard);
+  s.key_op(
+      {.run = &guarded<op_set>, .key = key, .value = value, .param1 = deadline, .flags = flags},
+      shard);
 }
 
 void cmd_get(Session& s, Args a) { s.key_op({.run = &guarded<op_get>, .key = a[1]}); }
 void cmd_put(Session& s, Args a) { set_key(s, a[1], a[2], 0); }
 
 void cmd_set(Session& s, Args a) {
-  // t_string.c parseExtendedStringArgumentsOrReply: the same conflicts give the same syntax error.
+  // t_string.c parseExtendedStringArgumentsOrReply: the same conflicts give the same syntax error;
+  // one expiry option may repeat (the last time wins), two different ones may not.
   std::uint32_t flags = 0;
-  bool expire = false, keepttl = false;
+  std::string_view expire_kind, expire_time;
   for (std::size_t i = 3; i < a.size(); ++i) {
     const std::string_view opt = a[i];
     const bool has_next = i + 1 < a.size();
+    const bool is_expire =
+        iequals(opt, "ex") || iequals(opt, "px") || iequals(opt, "exat") || iequals(opt, "pxat");
     if (iequals(opt, "nx") && !(flags & kSetXx)) {
       flags |= kSetNx;
     } else if (iequals(opt, "xx") && !(flags & kSetNx)) {
       flags |= kSetXx;
     } else if (iequals(opt, "get")) {
       flags |= kSetGet;
-    } else if (iequals(opt, "keepttl") && !expire) {
-      keepttl = true;
-    } else if ((iequals(opt, "ex") || iequals(opt, "px") || iequals(opt, "exat") ||
-                iequals(opt, "pxat")) &&
-               !expire && !keepttl && has_next) {
-      expire = true;
-      ++i;
+    } else if (iequals(opt, "keepttl") && expire_kind.empty()) {
+      flags |= kSetKeepTtl;
+    } else if (is_expire && !(flags & kSetKeepTtl) &&
+               (expire_kind.empty() || iequals(expire_kind, opt)) && has_next) {
+      expire_kind = opt;
+      expire_time = a[++i];
     } else {
       s.reply().syntax_error();
       return;
     }
   }
-  if (expire || keepttl) {
-    s.reply().error(errors::kNoExpiry);
-    return;
+  std::int64_t deadline = 0;
+  if (!expire_kind.empty()) {
+    const bool seconds = iequals(expire_kind, "ex") || iequals(expire_kind, "exat");
+    const bool relative = iequals(expire_kind, "ex") || iequals(expire_kind, "px");
+    const auto at = expire_deadline(s, a[0], expire_time,
+                                    seconds ? ExpireUnit::kSeconds : ExpireUnit::kMs, relative);
+    if (!at) return;
+    deadline = *at;
+    flags |= kSetDeadline;
   }
-  set_key(s, a[1], a[2], flags);
+  set_key(s, a[1], a[2], flags, deadline);
 }
 
 void cmd_mget(Session& s, Args a) {
@@ -134,11 +151,18 @@ constexpr ArgDoc kKeyValue[] = {{.name = "key", .type = "key"},
                                 {.name = "value", .type = "string"}};
 constexpr ArgDoc kSetCondition[] = {{.name = "nx", .type = "pure-token", .token = "NX"},
                                     {.name = "xx", .type = "pure-token", .token = "XX"}};
+constexpr ArgDoc kSetExpiration[] = {
+    {.name = "seconds", .type = "integer", .token = "EX"},
+    {.name = "milliseconds", .type = "integer", .token = "PX"},
+    {.name = "unix-time-seconds", .type = "unix-time", .token = "EXAT"},
+    {.name = "unix-time-milliseconds", .type = "unix-time", .token = "PXAT"},
+    {.name = "keepttl", .type = "pure-token", .token = "KEEPTTL"}};
 constexpr ArgDoc kSetArgs[] = {
     {.name = "key", .type = "key"},
     {.name = "value", .type = "string"},
     {.name = "condition", .type = "oneof", .optional = true, .children = kSetCondition},
-    {.name = "get", .type = "pure-token", .token = "GET", .optional = true}};
+    {.name = "get", .type = "pure-token", .token = "GET", .optional = true},
+    {.name = "expiration", .type = "oneof", .optional = true, .children = kSetExpiration}};
 constexpr ArgDoc kMsetArgs[] = {
     {.name = "data", .type = "block", .multiple = true, .children = kKeyValue}};
 
@@ -189,7 +213,8 @@ const CommandSpec kCommands[] = {
      .keys = kOneKey,
      .acl_categories = "@write @string @slow",
      .group = "string",
-     .summary = "Sets the string value of a key (no expiry options).",
+     .summary = "Sets the string value of a key, ignoring its type. The key is created if it "
+                "doesn't exist.",
      .since = "1.0.0",
      .args = kSetArgs,
      .sync = cmd_set},

@@ -139,7 +139,9 @@ std::string validate(const Config& c) {
 std::string Config::describe() const {
   std::ostringstream o;
   o << "bind=" << bind << " port=" << port << " shards=" << shards << " maxclients=" << maxclients
-    << " maxmemory=" << memory_text(maxmemory) << " timeout=" << timeout
+    << " maxmemory=" << memory_text(maxmemory)
+    << " maxmemory-policy=" << policy_name(maxmemory_policy)
+    << " maxmemory-samples=" << maxmemory_samples << " timeout=" << timeout
     << " protected-mode=" << (protected_mode ? "yes" : "no")
     << " requirepass=" << (requirepass.empty() ? "(none)" : "(set)")
     << " client-query-buffer-limit=" << memory_text(client_query_buffer_limit)
@@ -151,7 +153,8 @@ std::string Config::describe() const {
 ParseOutcome parse_config(int argc, const char* const* argv) {
   Config c;
   c.shards = std::max(1u, std::min(std::thread::hardware_concurrency(), kMaxShards));
-  std::string maxmemory = "0", query_limit = "1gb", chunk = "256kb", protected_mode = "yes";
+  std::string maxmemory = "0", policy = "noeviction", query_limit = "1gb", chunk = "256kb",
+              protected_mode = "yes";
 
   CLI::App app{"tessera-server: a sharded in-memory key-value server speaking RESP2 (Redis)",
                "tessera-server"};
@@ -168,6 +171,14 @@ ParseOutcome parse_config(int argc, const char* const* argv) {
   app.add_option("--maxclients", c.maxclients, "Most simultaneous clients")->capture_default_str();
   app.add_option("--maxmemory", maxmemory,
                  "Store memory limit (e.g. 100mb, 2gb; 0: none); above it writes get -OOM")
+      ->capture_default_str();
+  app.add_option("--maxmemory-policy", policy,
+                 "What to do at maxmemory: noeviction (writes get -OOM), allkeys-lru, allkeys-lfu, "
+                 "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl")
+      ->capture_default_str();
+  app.add_option("--maxmemory-samples", c.maxmemory_samples,
+                 "Keys sampled per eviction (approximate LRU/LFU/TTL)")
+      ->check(CLI::Range(1, INT32_MAX))
       ->capture_default_str();
   app.add_option("--timeout", c.timeout, "Close clients idle this many seconds (0: never)")
       ->capture_default_str();
@@ -197,7 +208,9 @@ ParseOutcome parse_config(int argc, const char* const* argv) {
   auto ql = parse_memory(query_limit);
   auto ch = parse_memory(chunk);
   auto pm = parse_yes_no(protected_mode);
+  auto pol = parse_policy(policy);
   std::string bad;
+  if (!pol) bad = "invalid --maxmemory-policy '" + policy + "'";
   if (!mm) bad = "invalid --maxmemory '" + maxmemory + "'";
   if (!ql) bad = "invalid --client-query-buffer-limit '" + query_limit + "'";
   if (!ch) bad = "invalid --reply-chunk-bytes '" + chunk + "'";
@@ -208,6 +221,7 @@ ParseOutcome parse_config(int argc, const char* const* argv) {
     return result;
   }
   c.maxmemory = *mm;
+  c.maxmemory_policy = *pol;
   c.client_query_buffer_limit = *ql;
   c.reply_chunk_bytes = *ch;
   c.protected_mode = *pm;

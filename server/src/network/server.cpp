@@ -57,7 +57,7 @@ std::string adjust_open_file_limit(Config& config) {
 }
 
 Server::Server(Config config, Dispatcher dispatch)
-    : state_(std::move(config)), shards_(state_.config.shards), dispatch_(dispatch) {}
+    : state_(std::move(config)), shards_(state_.config.shards, &state_.store), dispatch_(dispatch) {}
 
 Server::~Server() { shards_.stop(); }
 

@@ -1,60 +1,227 @@
 // Store: the shard's keyspace (design note in tessera/server/store/store.hpp).
 #include <tessera/server/store/store.hpp>
 
-#include <chrono>
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include <tessera/protocol/ascii.hpp>
 
 namespace tessera::server {
 
-std::optional<std::string_view> Store::get(std::string_view key) {
-  auto value = map_.get(key);
-  if (value) {
-    ++counters_.keyspace_hits;
-  } else {
-    ++counters_.keyspace_misses;
-  }
-  return value;
+namespace {
+
+using Mode = map::KvMap::DeadlineMode;
+
+// Redis's LRU clock: seconds, 24 bits (server.h LRU_BITS, LRU_CLOCK_RESOLUTION 1000 ms).
+constexpr std::uint32_t kLruClockMax = (1u << 24) - 1;
+std::uint32_t lru_clock(std::int64_t now_ms) {
+  return static_cast<std::uint32_t>(now_ms / 1000) & kLruClockMax;
+}
+// LFU: the top 16 bits are the last decrement time in minutes, the low 8 a logarithmic counter.
+constexpr std::uint32_t kLfuInitVal = 5;
+std::uint32_t lfu_minutes(std::int64_t now_ms) {
+  return static_cast<std::uint32_t>(now_ms / 60000) & 0xFFFF;
 }
 
-bool Store::exists(std::string_view key) { return map_.contains(key); }
+// The active cycle's constants (expire.c, effort 1).
+constexpr std::uint64_t kKeysPerLoop = 20;
+constexpr std::uint64_t kAcceptableStalePercent = 10;
+
+const StoreSettings& default_settings() {
+  static const StoreSettings settings;
+  return settings;
+}
+
+Mode mode_of(DeadlineUpdate d) {
+  switch (d.mode) {
+    case DeadlineUpdate::Mode::kKeep:
+      return Mode::kKeep;
+    case DeadlineUpdate::Mode::kSet:
+      return Mode::kSet;
+    case DeadlineUpdate::Mode::kClear:
+      break;
+  }
+  return Mode::kClear;
+}
+
+}  // namespace
+
+constexpr std::string_view kPolicyNames[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
+                                             "allkeys-random",  "volatile-lru", "volatile-lfu",
+                                             "volatile-random", "volatile-ttl"};
+
+std::string_view policy_name(EvictionPolicy p) { return kPolicyNames[static_cast<std::size_t>(p)]; }
+
+std::optional<EvictionPolicy> parse_policy(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kPolicyNames); ++i) {
+    if (protocol::iequals(name, kPolicyNames[i])) return static_cast<EvictionPolicy>(i);
+  }
+  return std::nullopt;
+}
+
+Store::Store(const StoreSettings* settings, unsigned shards)
+    : settings_(settings != nullptr ? settings : &default_settings()),
+      shards_(shards == 0 ? 1 : shards),
+      rng_state_(0x9e3779b97f4a7c15ULL ^ reinterpret_cast<std::uintptr_t>(this)) {}
+
+std::uint64_t Store::random_u64() {
+  // splitmix64: a fast, well-spread sequence; the choice of victims need not be unpredictable.
+  std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::optional<map::KvEntryView> Store::lookup(std::string_view key, bool touch_it) {
+  auto e = map_.find(key);
+  if (!e) return std::nullopt;
+  if (e->has_deadline() && now_ms() > e->deadline_ms()) {
+    map_.remove(key);
+    ++counters_.expired_keys;
+    publish_memory();
+    return std::nullopt;
+  }
+  if (touch_it) touch(*e);
+  return e;
+}
+
+std::uint32_t Store::new_access() const {
+  const std::int64_t now = now_ms();
+  if (policy_is_lfu(settings_->policy.load(std::memory_order_relaxed))) {
+    return (lfu_minutes(now) << 8) | kLfuInitVal;
+  }
+  return lru_clock(now);
+}
+
+std::uint32_t Store::lfu_frequency(std::uint32_t access) const {
+  // evict.c LFUDecrAndReturn: one decrement per lfu-decay-time minutes since the last one.
+  const std::uint32_t last = access >> 8;
+  std::uint32_t counter = access & 0xFF;
+  const std::uint32_t now = lfu_minutes(now_ms());
+  const std::uint32_t elapsed = now >= last ? now - last : 65535 - last + now;
+  const std::uint32_t periods =
+      settings_->lfu_decay_minutes != 0 ? elapsed / settings_->lfu_decay_minutes : 0;
+  if (periods != 0) counter = periods > counter ? 0 : counter - periods;
+  return counter;
+}
+
+std::uint64_t Store::idle_ms(std::uint32_t access) const {
+  // evict.c estimateObjectIdleTime: the clock wraps every 2^24 s (194 days).
+  const std::uint32_t now = lru_clock(now_ms());
+  const std::uint64_t seconds = now >= access ? now - access : now + (kLruClockMax - access);
+  return seconds * 1000;
+}
+
+void Store::touch(map::KvEntryView e) {
+  const std::int64_t now = now_ms();
+  if (!policy_is_lfu(settings_->policy.load(std::memory_order_relaxed))) {
+    e.set_access(lru_clock(now));
+    return;
+  }
+  // evict.c updateLFU: decay, then a logarithmic increment (probability 1 / (base * factor + 1)).
+  std::uint32_t counter = lfu_frequency(e.access());
+  if (counter < 255) {
+    const double base = counter > kLfuInitVal ? counter - kLfuInitVal : 0;
+    const double r = static_cast<double>(random_u64() >> 11) * 0x1.0p-53;
+    if (r < 1.0 / (base * settings_->lfu_log_factor + 1)) ++counter;
+  }
+  e.set_access((lfu_minutes(now) << 8) | counter);
+}
+
+std::optional<std::string_view> Store::get(std::string_view key) {
+  auto e = lookup(key, true);
+  if (e) {
+    ++counters_.keyspace_hits;
+    return e->value();
+  }
+  ++counters_.keyspace_misses;
+  return std::nullopt;
+}
+
+bool Store::exists(std::string_view key) { return lookup(key, false).has_value(); }
 
 std::optional<std::size_t> Store::value_size(std::string_view key) {
-  auto value = map_.get(key);
-  if (!value) return std::nullopt;
-  return value->size();
+  auto e = lookup(key, true);
+  if (!e) return std::nullopt;
+  return e->value().size();
 }
 
 ValueType Store::type(std::string_view key) {
-  return map_.contains(key) ? ValueType::kString : ValueType::kNone;
+  return lookup(key, false) ? ValueType::kString : ValueType::kNone;
+}
+
+KeyDeadline Store::deadline(std::string_view key) {
+  auto e = lookup(key, false);
+  if (!e) return {};
+  return {true, e->deadline()};
+}
+
+std::optional<std::uint32_t> Store::access_clock(std::string_view key) {
+  auto e = lookup(key, false);
+  if (!e) return std::nullopt;
+  return e->access();
 }
 
 SetResult Store::set(std::string_view key, std::string_view value, SetCondition condition,
-                     bool want_old) {
+                     bool want_old, DeadlineUpdate deadline) {
+  make_room();
   SetResult result;
   bool existed = false;
-  if (want_old) {
-    auto old = map_.get(key);
+  if (want_old || condition != SetCondition::kAlways ||
+      deadline.mode == DeadlineUpdate::Mode::kKeep) {
+    // The lookup also removes an expired key first, so that KEEPTTL never keeps a dead deadline.
+    auto old = lookup(key, true);
     existed = old.has_value();
-    if (existed) result.old_value.emplace(*old);  // copied before the put may reuse its block
-  } else if (condition != SetCondition::kAlways) {
-    existed = map_.contains(key);
+    if (existed && want_old) result.old_value.emplace(old->value());  // copied before the put
   }
   const bool blocked = (condition == SetCondition::kIfAbsent && existed) ||
                        (condition == SetCondition::kIfPresent && !existed);
   if (!blocked) {
-    put_timed(key, value);
+    put_timed(key, value, deadline);
     result.written = true;
   }
   return result;
 }
 
 bool Store::del(std::string_view key) {
+  // An expired key is reclaimed as expired and DEL counts it as missing (db.c delGenericCommand
+  // looks the key up first).
+  if (!lookup(key, false)) return false;
   const bool removed = map_.remove(key);
   if (removed) publish_memory();
   return removed;
 }
 
+ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8_t conditions) {
+  auto e = lookup(key, true);
+  if (!e) return ExpireOutcome::kNoKey;
+  const auto current = e->deadline();
+  if ((conditions & kExpireNx) && current) return ExpireOutcome::kSkipped;
+  if ((conditions & kExpireXx) && !current) return ExpireOutcome::kSkipped;
+  if ((conditions & kExpireGt) && (!current || at_ms <= *current)) return ExpireOutcome::kSkipped;
+  if ((conditions & kExpireLt) && current && at_ms >= *current) return ExpireOutcome::kSkipped;
+  if (at_ms <= now_ms()) {  // expire.c checkAlreadyExpired: a DEL, not an expiry
+    map_.remove(key);
+    publish_memory();
+    return ExpireOutcome::kDeleted;
+  }
+  map_.set_deadline(key, at_ms);
+  publish_memory();
+  return ExpireOutcome::kSet;
+}
+
+bool Store::persist(std::string_view key) {
+  if (!lookup(key, true)) return false;
+  const bool had = map_.clear_deadline(key);
+  if (had) publish_memory();
+  return had;
+}
+
 void Store::clear() {
   map_.clear();
+  pool_.clear();
+  expire_cursor_ = 0;
   publish_memory();
 }
 
@@ -62,13 +229,177 @@ void Store::reset_counters() {
   counters_.keyspace_hits = 0;
   counters_.keyspace_misses = 0;
   counters_.longest_growth_ns = 0;
+  counters_.expired_keys = 0;
+  counters_.evicted_keys = 0;
+  counters_.expired_time_cap_reached_count = 0;
+  counters_.expired_stale_perc = 0;
 }
 
-void Store::put_timed(std::string_view key, std::string_view value) {
+void Store::remove_doomed_as_expired() {
+  if (doomed_.empty()) return;
+  for (const auto& k : doomed_) {
+    if (map_.remove(k)) ++counters_.expired_keys;
+  }
+  doomed_.clear();
+  publish_memory();
+}
+
+ExpireCycleStats Store::active_expire_cycle(std::chrono::microseconds budget) {
+  // expire.c activeExpireCycle, for one database: loops of up to 20 keys with a deadline, walking
+  // the table with a cursor; a loop visits at most 20 times as many entries as it wants keys with
+  // a deadline (most may have none). It repeats while more than 10% of what it examined had
+  // expired, and checks the time every 16 loops.
+  ExpireCycleStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t total_sampled = 0, total_expired = 0;
+  for (unsigned iteration = 1;; ++iteration) {
+    const std::size_t with_deadline = map_.deadline_count();
+    if (with_deadline == 0) {
+      counters_.avg_ttl_ms = 0;
+      break;
+    }
+    const std::uint64_t want = std::min<std::uint64_t>(with_deadline, kKeysPerLoop);
+    const std::uint64_t max_visits = want * 20;
+    const std::int64_t now = now_ms();
+    std::uint64_t sampled = 0, expired = 0, visits = 0, ttl_samples = 0;
+    std::int64_t ttl_sum = 0;
+    bool wrapped = false;
+    while (sampled < want && visits < max_visits && !wrapped) {
+      expire_cursor_ = map_.scan_entries(expire_cursor_, 1, [&](map::KvEntryView e) {
+        ++visits;
+        if (!e.has_deadline()) return;
+        ++sampled;
+        const std::int64_t ttl = e.deadline_ms() - now;
+        if (now > e.deadline_ms()) {
+          doomed_.emplace_back(e.key());
+        } else if (ttl > 0) {
+          ttl_sum += ttl;
+          ++ttl_samples;
+        }
+      });
+      wrapped = expire_cursor_ == 0;
+    }
+    expired = doomed_.size();
+    remove_doomed_as_expired();
+    total_sampled += sampled;
+    total_expired += expired;
+    if (ttl_samples != 0) {
+      const std::int64_t avg = ttl_sum / static_cast<std::int64_t>(ttl_samples);
+      if (counters_.avg_ttl_ms == 0) counters_.avg_ttl_ms = avg;
+      counters_.avg_ttl_ms = (counters_.avg_ttl_ms / 50) * 49 + avg / 50;
+    }
+    if ((iteration & 0xF) == 0 && std::chrono::steady_clock::now() - start > budget) {
+      stats.time_cap_reached = true;
+      ++counters_.expired_time_cap_reached_count;
+      break;
+    }
+    // Unlike Redis, a loop that found no key with a deadline ends the cycle (Redis repeats it):
+    // with few such keys among many, the next tick goes on from the cursor instead of spending
+    // the whole budget on entries without one.
+    if (sampled == 0 || expired * 100 / sampled <= kAcceptableStalePercent) break;
+  }
+  const double current =
+      total_sampled != 0 ? static_cast<double>(total_expired) / static_cast<double>(total_sampled)
+                         : 0.0;
+  counters_.expired_stale_perc = current * 0.05 + counters_.expired_stale_perc * 0.95;
+  stats.sampled = total_sampled;
+  stats.expired = total_expired;
+  return stats;
+}
+
+void Store::make_room() {
+  const std::uint64_t limit = settings_->maxmemory.load(std::memory_order_relaxed);
+  if (limit == 0) return;
+  const EvictionPolicy policy = settings_->policy.load(std::memory_order_relaxed);
+  if (policy == EvictionPolicy::kNoEviction) return;
+  const std::uint64_t share = limit / shards_;
+  while (map_.memory_bytes() > share && evict_one(policy)) {
+  }
+}
+
+bool Store::evict_one(EvictionPolicy policy) {
+  const bool volatile_only = policy_is_volatile(policy);
+  if (map_.count() == 0 || (volatile_only && map_.deadline_count() == 0)) return false;
+  const std::uint32_t samples =
+      std::max<std::uint32_t>(1, settings_->samples.load(std::memory_order_relaxed));
+  const std::int64_t now = now_ms();
+  // Sample: entries from a random place in the table (a random scan cursor), skipping those the
+  // policy may not evict, up to `samples` of them; an expired key met on the way goes first.
+  std::vector<std::pair<std::uint64_t, std::string>> sampled;
+  std::uint64_t cursor = random_u64() & 0xFFFFFFFF;
+  std::size_t visits = 0;
+  const std::size_t max_visits = std::max<std::size_t>(samples * 64, 1024);
+  do {
+    cursor = map_.scan_entries(cursor, samples, [&](map::KvEntryView e) {
+      ++visits;
+      if (sampled.size() >= samples) return;
+      if (volatile_only && !e.has_deadline()) return;
+      std::uint64_t score = 0;
+      switch (policy) {
+        case EvictionPolicy::kAllKeysLru:
+        case EvictionPolicy::kVolatileLru:
+          score = idle_ms(e.access());
+          break;
+        case EvictionPolicy::kAllKeysLfu:
+        case EvictionPolicy::kVolatileLfu:
+          score = 255 - lfu_frequency(e.access());
+          break;
+        case EvictionPolicy::kVolatileTtl:
+          score = std::numeric_limits<std::uint64_t>::max() -
+                  static_cast<std::uint64_t>(e.deadline_ms());
+          break;
+        default:
+          score = random_u64();
+          break;
+      }
+      if (e.has_deadline() && now > e.deadline_ms()) {
+        score = std::numeric_limits<std::uint64_t>::max();
+      }
+      sampled.emplace_back(score, std::string(e.key()));
+    });
+  } while (sampled.size() < samples && visits < max_visits && map_.count() > visits);
+  if (sampled.empty()) return false;
+
+  std::optional<std::string> victim;
+  if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {
+    victim = std::move(sampled[random_u64() % sampled.size()].second);
+  } else {
+    // evict.c evictionPoolPopulate: keep the 16 best candidates seen so far, ascending.
+    for (auto& [score, key] : sampled) {
+      auto same = std::find_if(pool_.begin(), pool_.end(),
+                               [&](const Candidate& c) { return c.key == key; });
+      if (same != pool_.end()) pool_.erase(same);
+      if (pool_.size() >= kPoolSize && score <= pool_.front().score) continue;
+      auto at = std::lower_bound(pool_.begin(), pool_.end(), score,
+                                 [](const Candidate& c, std::uint64_t s) { return c.score < s; });
+      pool_.insert(at, Candidate{score, std::move(key)});
+      if (pool_.size() > kPoolSize) pool_.erase(pool_.begin());
+    }
+    // The best candidate that still exists (and still qualifies) is the victim.
+    while (!pool_.empty()) {
+      Candidate best = std::move(pool_.back());
+      pool_.pop_back();
+      auto e = map_.find(best.key);
+      if (e && (!volatile_only || e->has_deadline())) {
+        victim = std::move(best.key);
+        break;
+      }
+    }
+  }
+  if (!victim || !map_.remove(*victim)) return false;
+  ++counters_.evicted_keys;
+  publish_memory();
+  return true;
+}
+
+void Store::put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline) {
   const auto before = map_.stats();
   const auto t0 = std::chrono::steady_clock::now();
-  map_.put(key, value);
+  const bool fresh = map_.put(key, value, mode_of(deadline), deadline.at_ms, new_access());
   const auto t1 = std::chrono::steady_clock::now();
+  if (!fresh) {
+    if (auto e = map_.find(key)) touch(*e);
+  }
   const auto after = map_.stats();
   if (after.grows != before.grows || after.rehashes != before.rehashes) {
     const auto ns = static_cast<std::uint64_t>(

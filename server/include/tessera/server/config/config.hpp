@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <tessera/server/store/settings.hpp>
+
 namespace tessera::server {
 
 struct Config {
@@ -18,7 +20,9 @@ struct Config {
   std::string requirepass;
   std::uint64_t maxclients = 10000;
   std::uint64_t maxmemory = 0;  // bytes of store memory; 0 = no limit
-  std::uint64_t timeout = 0;    // close clients idle for this many seconds; 0 = never
+  EvictionPolicy maxmemory_policy = EvictionPolicy::kNoEviction;
+  std::uint32_t maxmemory_samples = 5;
+  std::uint64_t timeout = 0;  // close clients idle for this many seconds; 0 = never
   bool protected_mode = true;
   std::string log_level = "info";
   std::uint64_t client_query_buffer_limit = 1024ull * 1024 * 1024;  // Redis's default, 1 GB

@@ -7,19 +7,22 @@
 #include <cstdint>
 
 #include <tessera/server/config/config.hpp>
+#include <tessera/server/store/settings.hpp>
 
 namespace tessera::server {
 
 struct ServerState {
   explicit ServerState(Config c)
-      : config(std::move(c)),
-        maxmemory(config.maxmemory),
-        timeout(config.timeout),
-        started(std::chrono::steady_clock::now()) {}
+      : config(std::move(c)), timeout(config.timeout), started(std::chrono::steady_clock::now()) {
+    store.maxmemory = config.maxmemory;
+    store.policy = config.maxmemory_policy;
+    store.samples = config.maxmemory_samples;
+  }
 
   const Config config;
-  std::atomic<std::uint64_t> maxmemory;  // CONFIG SET maxmemory
-  std::atomic<std::uint64_t> timeout;    // CONFIG SET timeout
+  // What the stores read: clock, maxmemory, maxmemory-policy, maxmemory-samples (CONFIG SET).
+  StoreSettings store;
+  std::atomic<std::uint64_t> timeout;  // CONFIG SET timeout
   std::atomic<std::uint64_t> connected_clients{0};
   std::atomic<std::uint64_t> total_connections{0};
   std::atomic<std::uint64_t> rejected_connections{0};

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,7 +61,7 @@ using ConnectionList =
 
 class Shard {
  public:
-  explicit Shard(unsigned id);
+  Shard(unsigned id, const StoreSettings* settings, unsigned shard_count);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
@@ -92,13 +93,19 @@ inline std::uint64_t shard_hash(std::string_view key) { return map::hash_string(
 
 class ShardSet {
  public:
-  explicit ShardSet(unsigned count);
+  // The stores read `settings` (clock, memory limit, eviction policy), which must outlive the set;
+  // without, a default (system clock, no limit) owned by the set.
+  explicit ShardSet(unsigned count, const StoreSettings* settings = nullptr);
   ~ShardSet();
   ShardSet(const ShardSet&) = delete;
   ShardSet& operator=(const ShardSet&) = delete;
 
-  // Starts one thread per shard, each running its io_context until stop().
+  // Starts one thread per shard, each running its io_context until stop(), with the active expiry
+  // cycle on each (every kExpireTick, inline on the shard's thread, kExpireBudget at most).
   void start();
+  static constexpr auto kExpireTick = std::chrono::milliseconds(100);      // Redis's hz 10
+  static constexpr auto kExpireBudget = std::chrono::microseconds(25000);  // 25% of a tick
+  const StoreSettings& settings() const { return *settings_; }
   // Stops every io_context and joins the threads. Handlers still queued are destroyed, not run.
   void stop();
 
@@ -115,9 +122,13 @@ class ShardSet {
   }
   // Sum of the shards' published store bytes; any thread.
   std::uint64_t used_memory() const;
+  // Sum of the shards' published counts of keys with a deadline; any thread.
+  std::uint64_t deadline_keys() const;
 
  private:
   using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::unique_ptr<StoreSettings> own_settings_;
+  const StoreSettings* settings_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<WorkGuard> guards_;
   std::vector<std::thread> threads_;

@@ -7,25 +7,40 @@
 // shard, used only from that shard's thread; the one exception is memory_bytes(), a value
 // published for the maxmemory check and INFO, which any thread may read.
 //
-// What comes next lives here too, behind the same methods, so that callers need not change:
-//   - per-entry deadlines (expiry): every key access (get, exists, value_size, type, set, del) is
-//     the place where an expired key is found and removed, which is why those methods are not
-//     const even where they only read today;
-//   - an access clock per entry (LRU/LFU eviction): bumped by the same accesses;
-//   - a snapshot hook: scan() and the mutation methods are the points a snapshot intercepts.
+// Deadlines (expiry). A deadline is an absolute time in ms since the epoch kept in the entry itself
+// (map/kv_entry.hpp: 8 bytes, only on keys that have one), measured against settings.clock. Every
+// key access goes through lookup(), which removes a key whose deadline has passed (Redis's
+// expireIfNeeded: a key is expired when now > deadline) and counts it in expired_keys; scan()
+// hides expired keys and removes them after the step. The writes keep or clear a deadline as
+// Redis does: set() clears it unless asked to keep (KEEPTTL) or given one; a deadline at or before
+// now deletes the key at once, as a DEL (not counted as expired). The rest is reclaimed by
+// active_expire_cycle(), which the shard's own thread runs inline every tick with a time budget
+// (Redis 7's adaptive cycle, walking the table with a cursor).
+//
+// Eviction. Each entry keeps a 24-bit access clock (Redis's robj.lru: seconds for LRU, minutes and
+// a logarithmic counter for LFU), set by every access that Redis counts as a touch. With a limit
+// (settings.maxmemory) and a policy other than noeviction, every write first evicts from this store
+// until it holds no more than its share (maxmemory / shards), choosing victims by sampling
+// settings.samples keys into a pool of the 16 best candidates, as Redis's evict.c does. A new
+// write method must call make_room() first and create entries with new_access().
+//
+// Next: a snapshot hook (scan() and the mutation methods are the points a snapshot intercepts).
 // The accounting Redis reports in INFO (keyspace hits and misses, growth pauses) is kept here, by
 // the methods that cause it.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <tessera/map/kv_map.hpp>
+#include <tessera/server/store/settings.hpp>
 
 namespace tessera::server {
 
@@ -45,6 +60,45 @@ struct SetResult {
 
 enum class ValueType : std::uint8_t { kNone, kString };
 
+// What a write does to the key's deadline: SET clears it, SET KEEPTTL keeps it, SET EX sets one.
+struct DeadlineUpdate {
+  enum class Mode : std::uint8_t { kClear, kKeep, kSet };
+  Mode mode = Mode::kClear;
+  std::int64_t at_ms = 0;  // kSet: the absolute deadline
+  static DeadlineUpdate clear() { return {}; }
+  static DeadlineUpdate keep() { return {Mode::kKeep, 0}; }
+  static DeadlineUpdate at(std::int64_t ms) { return {Mode::kSet, ms}; }
+};
+
+// EXPIRE's NX / XX / GT / LT (at most one of GT and LT, and NX alone).
+enum ExpireCondition : std::uint8_t {
+  kExpireAlways = 0,
+  kExpireNx = 1,  // only when the key has no deadline
+  kExpireXx = 2,  // only when it has one
+  kExpireGt = 4,  // only when the new deadline is later (no deadline counts as infinite)
+  kExpireLt = 8,  // only when the new deadline is earlier (no deadline counts as infinite)
+};
+
+enum class ExpireOutcome : std::uint8_t {
+  kNoKey,    // reply 0
+  kSkipped,  // a condition blocked it: reply 0
+  kSet,      // reply 1
+  kDeleted,  // the deadline was not in the future: the key was deleted (as a DEL); reply 1
+};
+
+// A key's deadline as TTL and friends see it.
+struct KeyDeadline {
+  bool exists = false;
+  std::optional<std::int64_t> at_ms;  // none: the key never expires
+};
+
+// What one run of the active expiry cycle did (tests, INFO).
+struct ExpireCycleStats {
+  std::uint64_t sampled = 0;  // keys with a deadline examined
+  std::uint64_t expired = 0;  // of those, removed
+  bool time_cap_reached = false;
+};
+
 // The store's own counters (INFO Stats and Shards); only the shard's thread touches them.
 struct StoreCounters {
   std::uint64_t growth_events = 0;      // writes during which the map grew or rehashed in place
@@ -52,40 +106,80 @@ struct StoreCounters {
   std::uint64_t last_growth_ns = 0;
   std::uint64_t keyspace_hits = 0;  // get() that found the key
   std::uint64_t keyspace_misses = 0;
+  std::uint64_t expired_keys = 0;  // removed because their deadline passed (lazily or actively)
+  std::uint64_t evicted_keys = 0;
+  std::uint64_t expired_time_cap_reached_count = 0;  // active cycles stopped by their budget
+  double expired_stale_perc = 0;  // running estimate of expired-but-present among deadline keys
+  std::int64_t avg_ttl_ms = 0;    // running estimate of the remaining TTL of deadline keys
 };
 
 class Store {
  public:
-  Store() = default;
+  // `settings` (the clock, the memory limit and policy) must outlive the store; `shards` is how
+  // many stores share settings.maxmemory.
+  explicit Store(const StoreSettings* settings = nullptr, unsigned shards = 1);
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // ---- reads (each counts as an access of the key) ----
-  // The value of `key`, valid until the next write to this store; counts a keyspace hit or miss.
+  // ---- reads (GET and STRLEN touch the key's access clock; EXISTS, TYPE, TTL do not, as Redis)
+  // ---- The value of `key`, valid until the next write to this store; counts a keyspace hit or
+  // miss.
   std::optional<std::string_view> get(std::string_view key);
   bool exists(std::string_view key);
   // The length of the value (STRLEN), nullopt when the key is missing.
   std::optional<std::size_t> value_size(std::string_view key);
   ValueType type(std::string_view key);
+  // TTL, PTTL, EXPIRETIME, PEXPIRETIME.
+  KeyDeadline deadline(std::string_view key);
+  // The raw access clock (OBJECT IDLETIME / FREQ), without touching it; nullopt when missing.
+  std::optional<std::uint32_t> access_clock(std::string_view key);
+  // OBJECT IDLETIME (ms) and OBJECT FREQ of an access clock.
+  std::uint64_t idle_ms(std::uint32_t access) const;
+  std::uint32_t lfu_frequency(std::uint32_t access) const;
+  // The store's clock (ms since the epoch).
+  std::int64_t now_ms() const { return settings_->clock->now_ms(); }
 
   // ---- writes; on bad_alloc the store is unchanged (the map's strong guarantee) ----
   // Stores `value` under `key` unless `condition` blocks it; with `want_old`, returns the value the
   // key held before whether or not the write happened.
   SetResult set(std::string_view key, std::string_view value,
-                SetCondition condition = SetCondition::kAlways, bool want_old = false);
+                SetCondition condition = SetCondition::kAlways, bool want_old = false,
+                DeadlineUpdate deadline = DeadlineUpdate::clear());
   // True when the key existed.
   bool del(std::string_view key);
+  // EXPIRE family: gives an existing key the deadline `at_ms` unless `conditions` block it; a
+  // deadline at or before now deletes the key (as a DEL, not counted as expired).
+  ExpireOutcome expire(std::string_view key, std::int64_t at_ms,
+                       std::uint8_t conditions = kExpireAlways);
+  // PERSIST: true when the key had a deadline (now removed).
+  bool persist(std::string_view key);
+  // Reclaims keys whose deadline passed, on the owning thread, within `budget` (see the note).
+  ExpireCycleStats active_expire_cycle(std::chrono::microseconds budget);
   // Removes every key and frees the memory (FLUSHALL).
   void clear();
 
   // ---- the whole keyspace ----
+  // Keys in the map, including expired ones not reclaimed yet (DBSIZE, as Redis).
   std::size_t count() const { return map_.count(); }
+  // Keys with a deadline (INFO's expires=), likewise.
+  std::size_t deadline_count() const { return map_.deadline_count(); }
   // A step of a stateless scan (KvMap::scan's guarantee: every key present for the whole
-  // iteration is returned at least once). Calls fn(std::string_view key) for the keys of at least
-  // `count` home buckets' worth; returns the next cursor, 0 at the end. fn must not write.
+  // iteration is returned at least once; removing expired keys does not break it). Calls
+  // fn(std::string_view key) for the live keys of at least `count` home buckets' worth; the
+  // expired ones met are removed after the step. Returns the next cursor, 0 at the end. fn must
+  // not write.
   template <class Fn>
-  std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
-    return map_.scan(cursor, count, [&](std::string_view key, std::string_view) { fn(key); });
+  std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) {
+    const std::int64_t now = now_ms();
+    const std::uint64_t next = map_.scan_entries(cursor, count, [&](map::KvEntryView e) {
+      if (e.has_deadline() && now > e.deadline_ms()) {
+        doomed_.emplace_back(e.key());
+      } else {
+        fn(e.key());
+      }
+    });
+    remove_doomed_as_expired();
+    return next;
   }
 
   // ---- statistics ----
@@ -95,16 +189,49 @@ class Store {
   void reset_counters();
   // The map's allocated bytes as last published by the owning thread; any thread may read it.
   std::uint64_t memory_bytes() const { return memory_bytes_.load(std::memory_order_relaxed); }
+  // Keys with a deadline as last published (the OOM check of volatile-* policies); any thread.
+  std::uint64_t published_deadline_count() const {
+    return deadline_count_.load(std::memory_order_relaxed);
+  }
 
  private:
+  // The entry of a live key: a key whose deadline passed is removed (counted as expired) and
+  // reads as missing. With `touch`, the access clock is updated (LRU time or LFU counter).
+  std::optional<map::KvEntryView> lookup(std::string_view key, bool touch);
+  // The access clock of a new entry under the current policy.
+  std::uint32_t new_access() const;
+  void touch(map::KvEntryView e);
+  // Evicts under the policy until this store is within its share of maxmemory (or nothing is
+  // left to evict). Every write calls it first.
+  void make_room();
+  bool evict_one(EvictionPolicy policy);
+  void remove_doomed_as_expired();
   // Growth and in-place rehash run inline in the write that triggers them: every write is timed
   // and the ones during which the map's growth counters moved are kept (the pause a client sees).
-  void put_timed(std::string_view key, std::string_view value);
-  void publish_memory() { memory_bytes_.store(map_.memory_bytes(), std::memory_order_relaxed); }
+  void put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline);
+  void publish_memory() {
+    memory_bytes_.store(map_.memory_bytes(), std::memory_order_relaxed);
+    deadline_count_.store(map_.deadline_count(), std::memory_order_relaxed);
+  }
+  std::uint64_t random_u64();
 
+  // A candidate for eviction (evict.c's pool): the larger the score, the better the victim.
+  struct Candidate {
+    std::uint64_t score;
+    std::string key;
+  };
+  static constexpr std::size_t kPoolSize = 16;
+
+  const StoreSettings* settings_;
+  unsigned shards_;
   map::KvMap map_;
   StoreCounters counters_;
+  std::vector<std::string> doomed_;  // expired keys met by a scan, removed after it
+  std::vector<Candidate> pool_;      // ascending by score
+  std::uint64_t expire_cursor_ = 0;  // where the active cycle goes on
+  std::uint64_t rng_state_;
   std::atomic<std::uint64_t> memory_bytes_{0};
+  std::atomic<std::uint64_t> deadline_count_{0};
 };
 
 }  // namespace tessera::server
