@@ -2,6 +2,11 @@
 // tessera/server/shard/shard_set.hpp).
 #include <tessera/server/shard/shard_set.hpp>
 
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,14 +20,47 @@ Shard::Shard(unsigned id, const StoreSettings* settings, unsigned shard_count)
 
 namespace {
 
-// The active expiry cycle of one shard, on its own thread: every tick, one time-boxed cycle.
+// Once a store's memory fell this far below its peak, the freed pages go back to the OS.
+constexpr std::uint64_t kTrimAfterFreeing = 8u << 20;
+
+// The active expiry cycle of one shard, on its own thread. Every tick it may spend up to
+// kExpireBudget (Redis's 25% of a tick), but in slices of kExpireSlice: after a slice that had
+// more to do it yields to whatever the shard has queued (commands of its connections, hops from
+// other shards) and goes on, so that a wave of expiries delays a GET by about one slice, not by
+// the whole budget.
 asio::awaitable<void> expire_loop(Shard& shard) {
   asio::steady_timer timer(shard.context());
+  std::uint64_t peak = 0;
   for (;;) {
     timer.expires_after(ShardSet::kExpireTick);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    shard.store().active_expire_cycle(ShardSet::kExpireBudget);
+    const auto start = std::chrono::steady_clock::now();
+    const std::uint64_t expired_before = shard.store().counters().expired_keys;
+    while (shard.store().active_expire_cycle(ShardSet::kExpireSlice).time_cap_reached &&
+           std::chrono::steady_clock::now() - start < ShardSet::kExpireBudget) {
+      co_await asio::post(shard.context(), asio::use_awaitable);
+    }
+    const std::uint64_t bytes = shard.store().memory_bytes();
+    peak = std::max(peak, bytes);
+#if defined(__GLIBC__)
+    // glibc keeps the blocks of reclaimed keys in its arenas; after a large wave of expiries
+    // (a million keys with one TTL), hand the free pages back so that the RSS follows the keys
+    // down, as FLUSHALL does. Once the wave is over (a tick that expired nothing): during it the
+    // cycle frees blocks all over the heap (it walks the table in hash order), so few pages are
+    // wholly free until the end, and a trim per tick would cost much and return little.
+    const bool wave_over = shard.store().counters().expired_keys == expired_before;
+    if (wave_over && peak - bytes >= kTrimAfterFreeing) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ::malloc_trim(0);
+      spdlog::debug("shard {}: malloc_trim after {} MiB of keys were reclaimed took {} ms",
+                    shard.id(), (peak - bytes) >> 20,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count());
+      peak = bytes;
+    }
+#endif
   }
 }
 

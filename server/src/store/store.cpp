@@ -265,7 +265,7 @@ ExpireCycleStats Store::active_expire_cycle(std::chrono::microseconds budget) {
     std::int64_t ttl_sum = 0;
     bool wrapped = false;
     while (sampled < want && visits < max_visits && !wrapped) {
-      expire_cursor_ = map_.scan_entries(expire_cursor_, 1, [&](map::KvEntryView e) {
+      expire_cursor_ = map_.scan_entries(expire_cursor_, want - sampled, [&](map::KvEntryView e) {
         ++visits;
         if (!e.has_deadline()) return;
         ++sampled;
