@@ -38,4 +38,15 @@ inline constexpr std::string_view kExpireNxConflict =
 inline constexpr std::string_view kExpireGtLtConflict =
     "ERR GT and LT options at the same time are not compatible";
 
+// The string family (t_string.c)
+inline constexpr std::string_view kIncrOverflow = "ERR increment or decrement would overflow";
+inline constexpr std::string_view kDecrOverflow = "ERR decrement would overflow";
+inline constexpr std::string_view kStringTooLong =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view kOffsetOutOfRange = "ERR offset is out of range";
+
+// The keyspace family (db.c)
+inline constexpr std::string_view kNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+
 }  // namespace tessera::server::errors

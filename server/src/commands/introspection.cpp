@@ -29,7 +29,7 @@ void write_help(Session& s, std::string_view container,
   w.simple(fmt::format("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", container));
   for (auto l : lines) w.simple(l);
   w.simple("HELP");
-  w.simple("    Print this help.");
+  w.simple("    Prints this help.");
 }
 
 namespace {

@@ -1,11 +1,14 @@
-// The keyspace family: DEL, EXISTS, TYPE (key operations summed or replied per key) and the
+// The keyspace family: DEL/UNLINK, EXISTS/TOUCH, TYPE, OBJECT ENCODING (key operations summed or
+// replied per key) and the
 // commands that read or change every shard, which run as barriers (DBSIZE, FLUSHALL/FLUSHDB, KEYS,
-// SCAN): they call each shard's Store through shard_calls.hpp once every earlier operation of the
-// batch has run.
+// SCAN, RANDOMKEY): they call each shard's Store through shard_calls.hpp once every earlier
+// operation of the batch has run.
 #include <malloc.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -53,6 +56,64 @@ void cmd_exists(Session& s, Args a) {
 }
 
 void cmd_type(Session& s, Args a) { s.key_op({.run = &guarded<op_type>, .key = a[1]}); }
+
+// TOUCH counts the keys that exist (it would bump their access clocks once keys have one).
+void cmd_touch(Session& s, Args a) { cmd_exists(s, a); }
+
+std::int64_t op_object_encoding(Store& store, const KeyOp& op, ReplyWriter& w) {
+  const auto encoding = store.encoding(op.key);
+  if (!encoding) {
+    w.null_bulk();
+  } else {
+    w.bulk(*encoding == StringEncoding::kInt      ? "int"
+           : *encoding == StringEncoding::kEmbstr ? "embstr"
+                                                  : "raw");
+  }
+  return 0;
+}
+
+void cmd_object_encoding(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_object_encoding>, .key = a[2]});
+}
+
+void cmd_object_help(Session& s, Args) {
+  write_help(s, "OBJECT",
+             {"ENCODING <key>",
+              "    Return the kind of internal representation used in order to store the value",
+              "    associated with a <key>."});
+}
+
+// RANDOMKEY: each shard offers a random key of its own and its key count; one of the offers is
+// taken with a probability proportional to its shard's count, so every key has a chance.
+asio::awaitable<void> cmd_randomkey(Session& s, Args) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  struct Offer {
+    std::size_t count = 0;
+    std::optional<std::string> key;
+  };
+  const std::uint64_t seed = rng();
+  auto offers = co_await call_on_all(s.shards(), s.home(), [seed](Shard& sh) {
+    return Offer{sh.store().count(),
+                 sh.store().random_key(seed ^ (sh.id() * 0x9e3779b97f4a7c15ULL))};
+  });
+  std::size_t total = 0;
+  for (const auto& o : offers) total += o.count;
+  if (total == 0) {
+    s.reply().null_bulk();
+    co_return;
+  }
+  std::size_t pick = std::uniform_int_distribution<std::size_t>(0, total - 1)(rng);
+  for (const auto& o : offers) {
+    if (pick < o.count && o.key) {
+      s.reply().bulk(*o.key);
+      co_return;
+    }
+    pick -= std::min(pick, o.count);
+  }
+  // Counts and keys came from the same moment per shard, so an offer was taken above; this is
+  // only reached if a shard with keys offered none, which random_key never does.
+  s.reply().null_bulk();
+}
 
 asio::awaitable<void> cmd_dbsize(Session& s, Args) {
   auto counts =
@@ -187,7 +248,66 @@ constexpr ArgDoc kFlushMode[] = {{.name = "async", .type = "pure-token", .token 
 constexpr ArgDoc kFlushArgs[] = {
     {.name = "flush-type", .type = "oneof", .optional = true, .children = kFlushMode}};
 
+const CommandSpec kObjectSubcommands[] = {
+    {.name = "encoding",
+     .arity = 3,
+     .flags = kCmdReadonly,
+     .keys = {.first = 2, .last = 2, .step = 1},
+     .acl_categories = "@keyspace @read @slow",
+     .group = "generic",
+     .summary = "Inspect the internal encoding of a Redis object.",
+     .since = "2.2.3",
+     .args = kKeyArg,
+     .sync = cmd_object_encoding},
+    {.name = "help",
+     .arity = 2,
+     .flags = kCmdReadonly,
+     .acl_categories = "@keyspace @slow",
+     .group = "generic",
+     .summary = "Show helpful text about the different subcommands.",
+     .since = "6.2.0",
+     .sync = cmd_object_help},
+};
+
 const CommandSpec kCommands[] = {
+    {.name = "object",
+     .arity = -2,
+     .acl_categories = "@slow",
+     .group = "generic",
+     .summary = "A container for object introspection commands.",
+     .since = "2.2.3",
+     .args = kSubcommandArg,
+     .subcommands = kObjectSubcommands},
+    {.name = "randomkey",
+     .arity = 1,
+     .flags = kCmdReadonly | kCmdAllShards,
+     .acl_categories = "@keyspace @read @slow",
+     .group = "generic",
+     .summary = "Return a random key from the keyspace.",
+     .since = "1.0.0",
+     .async = cmd_randomkey},
+    {.name = "touch",
+     .arity = -2,
+     .flags = kCmdReadonly | kCmdFast,
+     .keys = kEveryArgKey,
+     .acl_categories = "@keyspace @read @fast",
+     .group = "generic",
+     .summary = "Alters the last access time of a key(s). Returns the number of existing keys "
+                "specified.",
+     .since = "3.2.1",
+     .args = kKeysArg,
+     .sync = cmd_touch},
+    {.name = "unlink",
+     .arity = -2,
+     .flags = kCmdWrite | kCmdFast,
+     .keys = kEveryArgKey,
+     .acl_categories = "@keyspace @write @fast",
+     .group = "generic",
+     .summary = "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but "
+                "non blocking.",
+     .since = "4.0.0",
+     .args = kKeysArg,
+     .sync = cmd_del},
     {.name = "dbsize",
      .arity = 1,
      .flags = kCmdReadonly | kCmdFast | kCmdAllShards,

@@ -1,7 +1,13 @@
-// The string family: GET, SET, PUT, MGET, MSET, STRLEN. Each command parses its options on the
-// home shard and hands one KeyOp per key to the session; the op_* bodies run on the shard that owns
-// the key, ask the Store, and write the reply (t_string.c's replies, byte for byte).
+// The string family: GET, SET, PUT, MGET, MSET, STRLEN, the counters (INCR, DECR, INCRBY, DECRBY,
+// INCRBYFLOAT), the edits (APPEND, SETRANGE), GETRANGE/SUBSTR, GETDEL, GETSET, SETNX. Each command
+// parses its options on the home shard and hands one KeyOp per key to the session; the op_* bodies
+// run on the shard that owns the key, ask the Store, and write the reply (t_string.c's replies,
+// byte for byte).
+#include <algorithm>
+#include <limits>
+
 #include <tessera/protocol/ascii.hpp>
+#include <tessera/protocol/numbers.hpp>
 
 #include "expiry_args.hpp"
 #include "families.hpp"
@@ -61,6 +67,128 @@ std::int64_t op_set_unreplied(Store& store, const KeyOp& op, ReplyWriter&) {
 std::int64_t op_strlen(Store& store, const KeyOp& op, ReplyWriter& w) {
   const auto size = store.value_size(op.key);
   w.integer(size ? static_cast<std::int64_t>(*size) : 0);
+  return 0;
+}
+
+// The reply for an edit the store refused (t_string.c's texts).
+void edit_error(ReplyWriter& w, EditStatus status) {
+  switch (status) {
+    case EditStatus::kNotInteger:
+      w.not_integer();
+      return;
+    case EditStatus::kOverflow:
+      w.error(errors::kIncrOverflow);
+      return;
+    case EditStatus::kNotFloat:
+      w.error(protocol::errors::kNotFloat);
+      return;
+    case EditStatus::kNanOrInf:
+      w.error(protocol::errors::kIncrNanOrInfinity);
+      return;
+    case EditStatus::kTooLarge:
+      w.error(errors::kStringTooLong);
+      return;
+    case EditStatus::kDone:
+      return;
+  }
+}
+
+// INCR, DECR, INCRBY, DECRBY: param1 is the increment.
+std::int64_t op_incr_by(Store& store, const KeyOp& op, ReplyWriter& w) {
+  const IntEdit r = store.incr_by(op.key, op.param1);
+  if (r.status == EditStatus::kDone) {
+    w.integer(r.value);
+  } else {
+    edit_error(w, r.status);
+  }
+  return 0;
+}
+
+// INCRBYFLOAT: value is the increment's text. The stored value is read first, then the argument,
+// as t_string.c does (both refusals have the same text).
+std::int64_t op_incr_by_float(Store& store, const KeyOp& op, ReplyWriter& w) {
+  long double delta = 0;
+  if (auto current = store.get(op.key)) {
+    long double ignored = 0;
+    if (!protocol::parse_long_double(*current, ignored)) {
+      w.error(protocol::errors::kNotFloat);
+      return 0;
+    }
+  }
+  if (!protocol::parse_long_double(op.value, delta)) {
+    w.error(protocol::errors::kNotFloat);
+    return 0;
+  }
+  const FloatEdit r = store.incr_by_float(op.key, delta);
+  if (r.status == EditStatus::kDone) {
+    w.bulk(r.text);
+  } else {
+    edit_error(w, r.status);
+  }
+  return 0;
+}
+
+std::int64_t op_append(Store& store, const KeyOp& op, ReplyWriter& w) {
+  const SizeEdit r = store.append(op.key, op.value);
+  if (r.status == EditStatus::kDone) {
+    w.integer(static_cast<std::int64_t>(r.size));
+  } else {
+    edit_error(w, r.status);
+  }
+  return 0;
+}
+
+// SETRANGE: param1 is the offset (already checked to be >= 0).
+std::int64_t op_set_range(Store& store, const KeyOp& op, ReplyWriter& w) {
+  const SizeEdit r = store.set_range(op.key, static_cast<std::uint64_t>(op.param1), op.value);
+  if (r.status == EditStatus::kDone) {
+    w.integer(static_cast<std::int64_t>(r.size));
+  } else {
+    edit_error(w, r.status);
+  }
+  return 0;
+}
+
+// GETRANGE / SUBSTR: param1 and param2 are start and end, Redis's index rules (t_string.c
+// getrangeCommand): negative indexes count from the end, both are clamped, an empty range is "".
+std::int64_t op_get_range(Store& store, const KeyOp& op, ReplyWriter& w) {
+  std::int64_t start = op.param1;
+  std::int64_t end = op.param2;
+  const auto value = store.get(op.key);
+  if (!value) {
+    w.bulk("");
+    return 0;
+  }
+  const auto size = static_cast<std::int64_t>(value->size());
+  if (start < 0 && end < 0 && start > end) {
+    w.bulk("");
+    return 0;
+  }
+  if (start < 0) start += size;
+  if (end < 0) end += size;
+  start = std::max<std::int64_t>(start, 0);
+  end = std::max<std::int64_t>(end, 0);
+  if (end >= size) end = size - 1;
+  if (start > end || size == 0) {
+    w.bulk("");
+    return 0;
+  }
+  w.bulk(value->substr(static_cast<std::size_t>(start), static_cast<std::size_t>(end - start + 1)));
+  return 0;
+}
+
+std::int64_t op_get_del(Store& store, const KeyOp& op, ReplyWriter& w) {
+  if (auto value = store.get_del(op.key)) {
+    w.bulk(*value);
+  } else {
+    w.null_bulk();
+  }
+  return 0;
+}
+
+// SETNX: :1 when written, :0 when the key existed.
+std::int64_t op_set_nx(Store& store, const KeyOp& op, ReplyWriter& w) {
+  w.integer(store.set(op.key, op.value, SetCondition::kIfAbsent).written ? 1 : 0);
   return 0;
 }
 
@@ -144,8 +272,75 @@ void cmd_mset(Session& s, Args a) {
 
 void cmd_strlen(Session& s, Args a) { s.key_op({.run = &guarded<op_strlen>, .key = a[1]}); }
 
+void incr_key(Session& s, std::string_view key, std::int64_t delta) {
+  s.key_op({.run = &guarded<op_incr_by>, .key = key, .param1 = delta});
+}
+void cmd_incr(Session& s, Args a) { incr_key(s, a[1], 1); }
+void cmd_decr(Session& s, Args a) { incr_key(s, a[1], -1); }
+void cmd_incrby(Session& s, Args a) {
+  std::int64_t delta = 0;
+  if (!protocol::parse_int64(a[2], delta)) {
+    s.reply().not_integer();
+    return;
+  }
+  incr_key(s, a[1], delta);
+}
+void cmd_decrby(Session& s, Args a) {
+  std::int64_t delta = 0;
+  if (!protocol::parse_int64(a[2], delta)) {
+    s.reply().not_integer();
+    return;
+  }
+  // t_string.c decrbyCommand: -INT64_MIN does not exist.
+  if (delta == std::numeric_limits<std::int64_t>::min()) {
+    s.reply().error(errors::kDecrOverflow);
+    return;
+  }
+  incr_key(s, a[1], -delta);
+}
+void cmd_incrbyfloat(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_incr_by_float>, .key = a[1], .value = a[2]});
+}
+
+void cmd_append(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_append>, .key = a[1], .value = a[2]});
+}
+
+void cmd_getrange(Session& s, Args a) {
+  std::int64_t start = 0, end = 0;
+  if (!protocol::parse_int64(a[2], start) || !protocol::parse_int64(a[3], end)) {
+    s.reply().not_integer();
+    return;
+  }
+  s.key_op({.run = &guarded<op_get_range>, .key = a[1], .param1 = start, .param2 = end});
+}
+
+void cmd_setrange(Session& s, Args a) {
+  std::int64_t offset = 0;
+  if (!protocol::parse_int64(a[2], offset)) {
+    s.reply().not_integer();
+    return;
+  }
+  if (offset < 0) {
+    s.reply().error(errors::kOffsetOutOfRange);
+    return;
+  }
+  s.key_op({.run = &guarded<op_set_range>, .key = a[1], .value = a[3], .param1 = offset});
+}
+
+void cmd_getdel(Session& s, Args a) { s.key_op({.run = &guarded<op_get_del>, .key = a[1]}); }
+
+void cmd_getset(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_set>, .key = a[1], .value = a[2], .flags = kSetGet});
+}
+
+void cmd_setnx(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_set_nx>, .key = a[1], .value = a[2]});
+}
+
 constexpr std::uint32_t kRead = kCmdReadonly | kCmdFast;
 constexpr std::uint32_t kWriteGrow = kCmdWrite | kCmdDenyOom;
+constexpr std::uint32_t kWriteGrowFast = kWriteGrow | kCmdFast;
 
 constexpr ArgDoc kKeyValue[] = {{.name = "key", .type = "key"},
                                 {.name = "value", .type = "string"}};
@@ -163,10 +358,142 @@ constexpr ArgDoc kSetArgs[] = {
     {.name = "condition", .type = "oneof", .optional = true, .children = kSetCondition},
     {.name = "get", .type = "pure-token", .token = "GET", .optional = true},
     {.name = "expiration", .type = "oneof", .optional = true, .children = kSetExpiration}};
+constexpr ArgDoc kIncrementArgs[] = {{.name = "key", .type = "key"},
+                                     {.name = "increment", .type = "integer"}};
+constexpr ArgDoc kDecrementArgs[] = {{.name = "key", .type = "key"},
+                                     {.name = "decrement", .type = "integer"}};
+constexpr ArgDoc kFloatIncrementArgs[] = {{.name = "key", .type = "key"},
+                                          {.name = "increment", .type = "double"}};
+constexpr ArgDoc kRangeArgs[] = {{.name = "key", .type = "key"},
+                                 {.name = "start", .type = "integer"},
+                                 {.name = "end", .type = "integer"}};
+constexpr ArgDoc kSetRangeArgs[] = {{.name = "key", .type = "key"},
+                                    {.name = "offset", .type = "integer"},
+                                    {.name = "value", .type = "string"}};
 constexpr ArgDoc kMsetArgs[] = {
     {.name = "data", .type = "block", .multiple = true, .children = kKeyValue}};
 
 const CommandSpec kCommands[] = {
+    {.name = "append",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Append a value to a key.",
+     .since = "2.0.0",
+     .args = kKeyValue,
+     .sync = cmd_append},
+    {.name = "decr",
+     .arity = 2,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Decrement the integer value of a key by one.",
+     .since = "1.0.0",
+     .args = kKeyArg,
+     .sync = cmd_decr},
+    {.name = "decrby",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Decrement the integer value of a key by the given number.",
+     .since = "1.0.0",
+     .args = kDecrementArgs,
+     .sync = cmd_decrby},
+    {.name = "getdel",
+     .arity = 2,
+     .flags = kCmdWrite | kCmdFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Get the value of a key and delete the key.",
+     .since = "6.2.0",
+     .args = kKeyArg,
+     .sync = cmd_getdel},
+    {.name = "getrange",
+     .arity = 4,
+     .flags = kCmdReadonly,
+     .keys = kOneKey,
+     .acl_categories = "@read @string @slow",
+     .group = "string",
+     .summary = "Get a substring of the string stored at a key.",
+     .since = "2.4.0",
+     .args = kRangeArgs,
+     .sync = cmd_getrange},
+    {.name = "getset",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Set the string value of a key and return its old value.",
+     .since = "1.0.0",
+     .args = kKeyValue,
+     .sync = cmd_getset},
+    {.name = "incr",
+     .arity = 2,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Increment the integer value of a key by one.",
+     .since = "1.0.0",
+     .args = kKeyArg,
+     .sync = cmd_incr},
+    {.name = "incrby",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Increment the integer value of a key by the given amount.",
+     .since = "1.0.0",
+     .args = kIncrementArgs,
+     .sync = cmd_incrby},
+    {.name = "incrbyfloat",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Increment the float value of a key by the given amount.",
+     .since = "2.6.0",
+     .args = kFloatIncrementArgs,
+     .sync = cmd_incrbyfloat},
+    {.name = "setnx",
+     .arity = 3,
+     .flags = kWriteGrowFast,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @fast",
+     .group = "string",
+     .summary = "Set the value of a key, only if the key does not exist.",
+     .since = "1.0.0",
+     .args = kKeyValue,
+     .sync = cmd_setnx},
+    {.name = "setrange",
+     .arity = 4,
+     .flags = kWriteGrow,
+     .keys = kOneKey,
+     .acl_categories = "@write @string @slow",
+     .group = "string",
+     .summary = "Overwrite part of a string at key starting at the specified offset.",
+     .since = "2.2.0",
+     .args = kSetRangeArgs,
+     .sync = cmd_setrange},
+    {.name = "substr",
+     .arity = 4,
+     .flags = kCmdReadonly,
+     .keys = kOneKey,
+     .acl_categories = "@read @string @slow",
+     .group = "string",
+     .summary = "Get a substring of the string stored at a key.",
+     .since = "1.0.0",
+     .args = kRangeArgs,
+     .sync = cmd_getrange},
     {.name = "get",
      .arity = 2,
      .flags = kRead,

@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <limits>
 
 #include <tessera/protocol/ascii.hpp>
+#include <tessera/protocol/numbers.hpp>
 
 namespace tessera::server {
 
@@ -23,6 +26,9 @@ constexpr std::uint32_t kLfuInitVal = 5;
 std::uint32_t lfu_minutes(std::int64_t now_ms) {
   return static_cast<std::uint32_t>(now_ms / 60000) & 0xFFFF;
 }
+
+// object.c OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
+constexpr std::size_t kEmbstrLimit = 44;
 
 // The active cycle's constants (expire.c, effort 1).
 constexpr std::uint64_t kKeysPerLoop = 20;
@@ -77,9 +83,8 @@ std::optional<map::KvEntryView> Store::lookup(std::string_view key, bool touch_i
   auto e = map_.find(key);
   if (!e) return std::nullopt;
   if (e->has_deadline() && now_ms() > e->deadline_ms()) {
-    map_.remove(key);
+    remove_entry(key);
     ++counters_.expired_keys;
-    publish_memory();
     return std::nullopt;
   }
   if (touch_it) touch(*e);
@@ -188,9 +193,8 @@ bool Store::del(std::string_view key) {
   // An expired key is reclaimed as expired and DEL counts it as missing (db.c delGenericCommand
   // looks the key up first).
   if (!lookup(key, false)) return false;
-  const bool removed = map_.remove(key);
-  if (removed) publish_memory();
-  return removed;
+  remove_entry(key);
+  return true;
 }
 
 ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8_t conditions) {
@@ -202,11 +206,11 @@ ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8
   if ((conditions & kExpireGt) && (!current || at_ms <= *current)) return ExpireOutcome::kSkipped;
   if ((conditions & kExpireLt) && current && at_ms >= *current) return ExpireOutcome::kSkipped;
   if (at_ms <= now_ms()) {  // expire.c checkAlreadyExpired: a DEL, not an expiry
-    map_.remove(key);
-    publish_memory();
+    remove_entry(key);
     return ExpireOutcome::kDeleted;
   }
   map_.set_deadline(key, at_ms);
+  changed(key);
   publish_memory();
   return ExpireOutcome::kSet;
 }
@@ -214,15 +218,203 @@ ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8
 bool Store::persist(std::string_view key) {
   if (!lookup(key, true)) return false;
   const bool had = map_.clear_deadline(key);
-  if (had) publish_memory();
+  if (had) {
+    changed(key);
+    publish_memory();
+  }
   return had;
 }
 
 void Store::clear() {
+  // multi.c touchAllWatchedKeysInDb: a watched key that existed is changed by the flush.
+  for (auto& [key, w] : watched_) {
+    if (map_.find(key)) w.version = next_version_++;
+  }
+  raw_short_.clear();
   map_.clear();
   pool_.clear();
   expire_cursor_ = 0;
   publish_memory();
+}
+
+void Store::remove_entry(std::string_view key) {
+  map_.remove(key);
+  changed(key);
+  publish_memory();
+}
+
+std::optional<StringEncoding> Store::encoding(std::string_view key) {
+  auto e = lookup(key, false);
+  if (!e) return std::nullopt;
+  // object.c tryObjectEncoding: a canonical int64 of at most 20 characters is kept as an integer,
+  // other values up to OBJ_ENCODING_EMBSTR_SIZE_LIMIT (44) bytes in one allocation with the
+  // object header; an in-place edit (APPEND, SETRANGE) leaves a raw string whatever its length.
+  if (!raw_short_.empty() && raw_short_.find(key) != raw_short_.end()) return StringEncoding::kRaw;
+  const std::string_view value = e->value();
+  std::int64_t ignored = 0;
+  if (value.size() <= 20 && protocol::parse_int64(value, ignored)) return StringEncoding::kInt;
+  return value.size() <= kEmbstrLimit ? StringEncoding::kEmbstr : StringEncoding::kRaw;
+}
+
+std::optional<std::string> Store::random_key(std::uint64_t seed) {
+  // Start the scan at a random home bucket and take the first live key found, wrapping around to
+  // the beginning once. Every key is reachable from some start (not uniformly: a key after a long
+  // run of empty buckets is likelier, as with Redis's bucket sampling). Expired keys met are
+  // removed, as Redis's RANDOMKEY does.
+  std::optional<std::string> found;
+  const std::int64_t now = now_ms();
+  for (int attempt = 0; attempt < 2 && !found && map_.count() != 0; ++attempt) {
+    std::uint64_t cursor =
+        attempt == 0 ? (seed & 0xFFFFFFFF) % std::max<std::size_t>(map_.capacity(), 1) : 0;
+    bool wrapped = false;
+    while (!found && !wrapped) {
+      cursor = map_.scan_entries(cursor, 1, [&](map::KvEntryView e) {
+        if (found) return;
+        if (e.has_deadline() && now > e.deadline_ms()) {
+          doomed_.emplace_back(e.key());
+        } else {
+          found.emplace(e.key());
+        }
+      });
+      wrapped = cursor == 0;
+    }
+    remove_doomed_as_expired();
+  }
+  return found;
+}
+
+std::optional<std::string> Store::get_del(std::string_view key) {
+  auto value = get(key);
+  if (!value) return std::nullopt;
+  std::optional<std::string> out(std::in_place, *value);
+  remove_entry(key);
+  return out;
+}
+
+IntEdit Store::incr_by(std::string_view key, std::int64_t delta) {
+  make_room();
+  std::int64_t current = 0;
+  if (auto e = lookup(key, true)) {
+    if (!protocol::parse_int64(e->value(), current)) return {EditStatus::kNotInteger};
+  }
+  // t_string.c incrDecrCommand's overflow test, before the addition.
+  if ((delta < 0 && current < 0 && delta < std::numeric_limits<std::int64_t>::min() - current) ||
+      (delta > 0 && current > 0 && delta > std::numeric_limits<std::int64_t>::max() - current)) {
+    return {EditStatus::kOverflow};
+  }
+  const std::int64_t next = current + delta;
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, next).ptr;
+  put_keeping_deadline(key, std::string_view(buf, static_cast<std::size_t>(end - buf)));
+  return {EditStatus::kDone, next};
+}
+
+FloatEdit Store::incr_by_float(std::string_view key, long double delta) {
+  make_room();
+  long double current = 0;
+  if (auto e = lookup(key, true)) {
+    if (!protocol::parse_long_double(e->value(), current)) return {EditStatus::kNotFloat, {}};
+  }
+  const long double next = current + delta;
+  if (std::isnan(next) || std::isinf(next)) return {EditStatus::kNanOrInf, {}};
+  FloatEdit out{EditStatus::kDone, protocol::format_long_double(next)};
+  put_keeping_deadline(key, out.text);
+  return out;
+}
+
+SizeEdit Store::append(std::string_view key, std::string_view tail) {
+  make_room();
+  auto e = lookup(key, true);
+  if (!e) {
+    put_timed(key, tail, DeadlineUpdate::clear());
+    return {EditStatus::kDone, tail.size()};
+  }
+  const std::string_view value = e->value();
+  if (value.size() + tail.size() > kMaxStringBytes) return {EditStatus::kTooLarge};
+  std::string joined;
+  joined.reserve(value.size() + tail.size());
+  joined.append(value).append(tail);
+  put_keeping_deadline(key, joined);
+  edited_in_place(key, joined.size());
+  return {EditStatus::kDone, joined.size()};
+}
+
+SizeEdit Store::set_range(std::string_view key, std::uint64_t offset, std::string_view part) {
+  auto e = lookup(key, true);
+  const std::size_t old_size = e ? e->value().size() : 0;
+  // t_string.c setrangeCommand: an empty part writes nothing and creates nothing, even past the
+  // size limit; otherwise the limit is checked before anything is allocated.
+  if (part.empty()) return {EditStatus::kDone, old_size};
+  if (offset > kMaxStringBytes || offset + part.size() > kMaxStringBytes) {
+    return {EditStatus::kTooLarge};
+  }
+  make_room();
+  e = lookup(key, false);  // make_room may have evicted it
+  const std::size_t end = static_cast<std::size_t>(offset) + part.size();
+  std::string edited;
+  edited.reserve(std::max<std::size_t>(e ? e->value().size() : 0, end));
+  if (e) edited.assign(e->value());
+  if (edited.size() < end) edited.resize(end, '\0');
+  edited.replace(static_cast<std::size_t>(offset), part.size(), part);
+  put_keeping_deadline(key, edited);
+  edited_in_place(key, edited.size());
+  return {EditStatus::kDone, edited.size()};
+}
+
+std::optional<StoredValue> Store::copy_out(std::string_view key) {
+  auto e = lookup(key, false);
+  if (!e) return std::nullopt;
+  return StoredValue{std::string(e->value()), e->deadline(),
+                     !raw_short_.empty() && raw_short_.find(key) != raw_short_.end()};
+}
+
+std::optional<StoredValue> Store::take(std::string_view key) {
+  auto content = copy_out(key);
+  if (content) remove_entry(key);
+  return content;
+}
+
+bool Store::put_content(std::string_view key, const StoredValue& content, bool only_if_absent) {
+  make_room();
+  if (only_if_absent && lookup(key, false)) return false;
+  put_timed(
+      key, content.value,
+      content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear());
+  if (content.edited) edited_in_place(key, content.value.size());
+  return true;
+}
+
+std::uint64_t Store::watch(std::string_view key) {
+  lookup(key, false);  // an expired key goes first: expiring later must change the version
+  auto it = watched_.find(key);
+  if (it == watched_.end()) it = watched_.emplace(std::string(key), Watched{}).first;
+  ++it->second.watchers;
+  return it->second.version;
+}
+
+void Store::unwatch(std::string_view key) {
+  auto it = watched_.find(key);
+  if (it != watched_.end() && --it->second.watchers == 0) watched_.erase(it);
+}
+
+std::uint64_t Store::watched_version(std::string_view key) {
+  lookup(key, false);  // a deadline passed since WATCH: the expiry changes the version
+  auto it = watched_.find(key);
+  return it == watched_.end() ? 0 : it->second.version;
+}
+
+void Store::bump_version(std::string_view key) {
+  auto it = watched_.find(key);
+  if (it != watched_.end()) it->second.version = next_version_++;
+}
+
+void Store::forget_edit(std::string_view key) {
+  auto it = raw_short_.find(key);
+  if (it != raw_short_.end()) raw_short_.erase(it);
+}
+
+void Store::edited_in_place(std::string_view key, std::size_t size) {
+  if (size <= kEmbstrLimit) raw_short_.emplace(key);
 }
 
 void Store::reset_counters() {
@@ -238,7 +430,10 @@ void Store::reset_counters() {
 void Store::remove_doomed_as_expired() {
   if (doomed_.empty()) return;
   for (const auto& k : doomed_) {
-    if (map_.remove(k)) ++counters_.expired_keys;
+    if (map_.remove(k)) {
+      ++counters_.expired_keys;
+      changed(k);
+    }
   }
   doomed_.clear();
   publish_memory();
@@ -387,6 +582,7 @@ bool Store::evict_one(EvictionPolicy policy) {
     }
   }
   if (!victim || !map_.remove(*victim)) return false;
+  changed(*victim);
   ++counters_.evicted_keys;
   publish_memory();
   return true;
@@ -397,6 +593,7 @@ void Store::put_timed(std::string_view key, std::string_view value, DeadlineUpda
   const auto t0 = std::chrono::steady_clock::now();
   const bool fresh = map_.put(key, value, mode_of(deadline), deadline.at_ms, new_access());
   const auto t1 = std::chrono::steady_clock::now();
+  changed(key);
   if (!fresh) {
     if (auto e = map_.find(key)) touch(*e);
   }

@@ -24,6 +24,10 @@
 // settings.samples keys into a pool of the 16 best candidates, as Redis's evict.c does. A new
 // write method must call make_room() first and create entries with new_access().
 //
+// WATCH. A watched key has a version (watched_), bumped by changed(), which every write and every
+// removal (DEL, expiry lazy or active, eviction, FLUSHALL of a key that existed) calls; EXEC
+// compares the versions its session recorded at WATCH time.
+//
 // Next: a snapshot hook (scan() and the mutation methods are the points a snapshot intercepts).
 // The accounting Redis reports in INFO (keyspace hits and misses, growth pauses) is kept here, by
 // the methods that cause it.
@@ -33,9 +37,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -99,6 +106,44 @@ struct ExpireCycleStats {
   bool time_cap_reached = false;
 };
 
+// Why a read-modify-write of a value did not happen (each maps to one of Redis's error texts in
+// the string family).
+enum class EditStatus : std::uint8_t {
+  kDone,
+  kNotInteger,  // the stored value (or the argument) is not a canonical int64
+  kOverflow,    // INCRBY/DECRBY past INT64_MIN/MAX
+  kNotFloat,    // the stored value is not a number INCRBYFLOAT reads
+  kNanOrInf,    // INCRBYFLOAT's result is not finite
+  kTooLarge,    // the result would exceed kMaxStringBytes
+};
+
+// The largest value APPEND and SETRANGE may produce: Redis's proto-max-bulk-len default (512 MB).
+inline constexpr std::uint64_t kMaxStringBytes = 512ull * 1024 * 1024;
+
+struct IntEdit {
+  EditStatus status = EditStatus::kDone;
+  std::int64_t value = 0;  // the new value when kDone
+};
+struct FloatEdit {
+  EditStatus status = EditStatus::kDone;
+  std::string text;  // the new value as stored and replied when kDone
+};
+struct SizeEdit {
+  EditStatus status = EditStatus::kDone;
+  std::size_t size = 0;  // the value's length afterwards when kDone
+};
+
+// How Redis would encode a string value (OBJECT ENCODING).
+enum class StringEncoding : std::uint8_t { kInt, kEmbstr, kRaw };
+
+// A key's whole content as it moves between keys or stores (RENAME, COPY, MOVE across shards):
+// what a new entry must carry over: the value, its deadline, and whether it was edited in place.
+struct StoredValue {
+  std::string value;
+  std::optional<std::int64_t> deadline_ms;
+  bool edited = false;
+};
+
 // The store's own counters (INFO Stats and Shards); only the shard's thread touches them.
 struct StoreCounters {
   std::uint64_t growth_events = 0;      // writes during which the map grew or rehashed in place
@@ -136,6 +181,11 @@ class Store {
   // OBJECT IDLETIME (ms) and OBJECT FREQ of an access clock.
   std::uint64_t idle_ms(std::uint32_t access) const;
   std::uint32_t lfu_frequency(std::uint32_t access) const;
+  // OBJECT ENCODING; nullopt when the key is missing.
+  std::optional<StringEncoding> encoding(std::string_view key);
+  // A key chosen at random (RANDOMKEY), nullopt when the store is empty. `seed` picks where the
+  // search starts; every key is reachable.
+  std::optional<std::string> random_key(std::uint64_t seed);
   // The store's clock (ms since the epoch).
   std::int64_t now_ms() const { return settings_->clock->now_ms(); }
 
@@ -147,6 +197,24 @@ class Store {
                 DeadlineUpdate deadline = DeadlineUpdate::clear());
   // True when the key existed.
   bool del(std::string_view key);
+  // The value, removed (GETDEL); counts a keyspace hit or miss like get().
+  std::optional<std::string> get_del(std::string_view key);
+  // INCRBY: a missing key counts as 0; the deadline is kept (as Redis's INCR).
+  IntEdit incr_by(std::string_view key, std::int64_t delta);
+  // INCRBYFLOAT (long double arithmetic, Redis's number text): a missing key counts as 0.
+  FloatEdit incr_by_float(std::string_view key, long double delta);
+  // APPEND: creates the key when missing; keeps the deadline.
+  SizeEdit append(std::string_view key, std::string_view tail);
+  // SETRANGE: zero-pads up to `offset`; an empty `part` changes nothing (and creates nothing).
+  SizeEdit set_range(std::string_view key, std::uint64_t offset, std::string_view part);
+  // What RENAME and COPY move: the key's content (value, deadline), copied (nullopt when
+  // missing), or removed.
+  std::optional<StoredValue> copy_out(std::string_view key);
+  std::optional<StoredValue> take(std::string_view key);
+  // Stores `content` under `key`, replacing whatever was there, deadline included (the receiving
+  // half of RENAME and COPY; with `only_if_absent`, nothing happens when the key exists and false
+  // is returned).
+  bool put_content(std::string_view key, const StoredValue& content, bool only_if_absent = false);
   // EXPIRE family: gives an existing key the deadline `at_ms` unless `conditions` block it; a
   // deadline at or before now deletes the key (as a DEL, not counted as expired).
   ExpireOutcome expire(std::string_view key, std::int64_t at_ms,
@@ -157,6 +225,18 @@ class Store {
   ExpireCycleStats active_expire_cycle(std::chrono::microseconds budget);
   // Removes every key and frees the memory (FLUSHALL).
   void clear();
+
+  // ---- WATCH: a version per watched key (bumped by every change to it) ----
+  // Registers one more watcher of `key` and returns its version; the version changes whenever the
+  // key is written, deleted, expired, evicted or flushed away while watched (every mutation and
+  // removal in this store bumps it; an expired key is found and removed first).
+  std::uint64_t watch(std::string_view key);
+  // Drops one watcher (the version is forgotten with the last one).
+  void unwatch(std::string_view key);
+  // The current version of a key with at least one watcher (expiring it first if its deadline
+  // passed, which changes the version).
+  std::uint64_t watched_version(std::string_view key);
+  std::size_t watched_keys() const { return watched_.size(); }
 
   // ---- the whole keyspace ----
   // Keys in the map, including expired ones not reclaimed yet (DBSIZE, as Redis).
@@ -214,6 +294,33 @@ class Store {
     deadline_count_.store(map_.deadline_count(), std::memory_order_relaxed);
   }
   std::uint64_t random_u64();
+  // Removes a key that is there (any removal: DEL, expiry, eviction) and records the change.
+  void remove_entry(std::string_view key);
+
+  // Every change to a key (write, delete, expiry, eviction) calls this: it bumps the key's WATCH
+  // version and forgets an in-place edit (raw_short_). Cheap when nothing is watched or edited.
+  void changed(std::string_view key) {
+    if (!watched_.empty()) bump_version(key);
+    if (!raw_short_.empty()) forget_edit(key);
+  }
+  void bump_version(std::string_view key);
+  void forget_edit(std::string_view key);
+  // After an in-place edit (APPEND to an existing key, SETRANGE) Redis reports the value as
+  // "raw" whatever its length; only short values need remembering (longer ones are raw anyway).
+  void edited_in_place(std::string_view key, std::size_t size);
+  // A read-modify-write's new value, keeping the key's deadline (INCR, APPEND, SETRANGE).
+  void put_keeping_deadline(std::string_view key, std::string_view value) {
+    put_timed(key, value, DeadlineUpdate::keep());
+  }
+
+  struct TransparentHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Watched {
+    std::uint64_t version = 0;
+    std::uint32_t watchers = 0;
+  };
 
   // A candidate for eviction (evict.c's pool): the larger the score, the better the victim.
   struct Candidate {
@@ -230,6 +337,9 @@ class Store {
   std::vector<Candidate> pool_;      // ascending by score
   std::uint64_t expire_cursor_ = 0;  // where the active cycle goes on
   std::uint64_t rng_state_;
+  std::unordered_map<std::string, Watched, TransparentHash, std::equal_to<>> watched_;
+  std::uint64_t next_version_ = 1;
+  std::unordered_set<std::string, TransparentHash, std::equal_to<>> raw_short_;
   std::atomic<std::uint64_t> memory_bytes_{0};
   std::atomic<std::uint64_t> deadline_count_{0};
 };

@@ -1,0 +1,64 @@
+// What the in-process server tests share: a running ShardSet with its ServerState, and helpers that
+// drive a real Session (InProcessSession) and read its replies.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <tessera/protocol/reply_reader.hpp>
+#include <tessera/protocol/reply_writer.hpp>
+#include <tessera/server/in_process_session.hpp>
+
+namespace tessera::server::testing {
+
+struct Env {
+  explicit Env(unsigned shards, Config c = {})
+      : state(with_shards(std::move(c), shards)), set(shards, &state.store) {
+    set.start();
+  }
+  static Config with_shards(Config c, unsigned n) {
+    c.shards = n;
+    return c;
+  }
+  // A key owned by `shard` (the first of prefix0, prefix1, ... that is).
+  std::string key_on(unsigned shard, std::string_view prefix = "k") const {
+    for (int i = 0;; ++i) {
+      std::string k = std::string(prefix) + std::to_string(i);
+      if (set.shard_of(k) == shard) return k;
+    }
+  }
+  ServerState state;
+  ShardSet set;
+};
+
+inline std::vector<protocol::Reply> parse_all(std::string_view bytes) {
+  protocol::ReplyReader reader;
+  reader.feed(bytes);
+  std::vector<protocol::Reply> out;
+  protocol::Reply r;
+  for (;;) {
+    auto st = reader.next(r);
+    REQUIRE(st != protocol::ReplyReader::Status::kError);
+    if (st == protocol::ReplyReader::Status::kNeedMore) break;
+    out.push_back(r);
+  }
+  REQUIRE(reader.buffered() == 0);
+  return out;
+}
+
+inline std::string bulk(std::string_view s) {
+  std::string out;
+  protocol::ReplyWriter(out).bulk(s);
+  return out;
+}
+
+inline std::string integer(std::int64_t v) { return ":" + std::to_string(v) + "\r\n"; }
+
+inline constexpr unsigned kShardCounts[] = {1, 2, 4};
+
+}  // namespace tessera::server::testing
