@@ -468,4 +468,8 @@ TEST_CASE("commands: the table is consistent") {
   }
   CHECK(find_command("nosuchcommand") == nullptr);
   CHECK(find_command("") == nullptr);
+  // Any name length is safe, and a long name that starts like a command is not that command.
+  CHECK(find_command(std::string(100000, 'g')) == nullptr);
+  CHECK(find_command("getgetgetgetgetgetgetgetgetgetgetget") == nullptr);
+  CHECK(find_command("GETX") == nullptr);
 }

@@ -9,9 +9,10 @@
 // server's error texts are named in errors.hpp. Adding a command: a handler, a row in its family,
 // and for a key command a KeyOp body; the session and the shards need nothing new.
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <tessera/protocol/ascii.hpp>
@@ -66,8 +67,11 @@ void check_row(const CommandSpec& c, bool is_subcommand) {
   }
 }
 
-// Every command, sorted, and an index by name. Names are ASCII-lowercased into a stack buffer
-// before the lookup: a name longer than the longest command cannot match and is never copied.
+// Every command, sorted, and an index by name: an open-addressing table of kSlots slots (load
+// under one half), hashed on the name's length and three of its letters, probed linearly. A name
+// is ASCII-lowercased into a stack buffer first; one longer than the longest command cannot match
+// and is never copied. A lookup is a few loads and one memcmp, with no allocation: it runs for
+// every command a client sends.
 class Table {
  public:
   Table() {
@@ -77,29 +81,48 @@ class Table {
     }
     std::sort(rows_.begin(), rows_.end(),
               [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
-    index_.reserve(rows_.size());
+    if (rows_.size() * 2 > kSlots) fail(rows_.back().name, "does not fit: raise kSlots");
     for (const CommandSpec& c : rows_) {
       check_row(c, false);
-      if (!index_.emplace(c.name, &c).second) fail(c.name, "is declared twice");
+      if (c.name.size() > kMaxNameLen) fail(c.name, "is longer than kMaxNameLen");
+      if (find_lower(c.name) != nullptr) fail(c.name, "is declared twice");
+      std::size_t i = slot_of(c.name);
+      while (slots_[i] != nullptr) i = (i + 1) % kSlots;
+      slots_[i] = &c;
       longest_ = std::max(longest_, c.name.size());
     }
-    if (longest_ > kMaxNameLen) fail(rows_.front().name, "table has a name over kMaxNameLen");
   }
 
   std::span<const CommandSpec> rows() const { return rows_; }
 
   const CommandSpec* find(std::string_view name) const {
-    if (name.size() > longest_) return nullptr;
+    if (name.empty() || name.size() > longest_) return nullptr;
     char lower[kMaxNameLen];
     for (std::size_t i = 0; i < name.size(); ++i) lower[i] = protocol::ascii_lower(name[i]);
-    const auto it = index_.find(std::string_view(lower, name.size()));
-    return it == index_.end() ? nullptr : it->second;
+    return find_lower(std::string_view(lower, name.size()));
   }
 
  private:
   static constexpr std::size_t kMaxNameLen = 32;
-  std::vector<CommandSpec> rows_;  // never resized after construction: index_ points into it
-  std::unordered_map<std::string_view, const CommandSpec*> index_;
+  static constexpr std::size_t kSlots = 128;  // a power of two
+
+  static std::size_t slot_of(std::string_view lower) {
+    const auto at = [&](std::size_t i) { return static_cast<unsigned char>(lower[i]); };
+    const std::uint32_t h = static_cast<std::uint32_t>(lower.size()) ^ (at(0) << 8) ^
+                            (at(lower.size() / 2) << 16) ^ (at(lower.size() - 1) << 24);
+    return (h * 0x9e3779b1u) >> 25;  // the top 7 bits: kSlots == 128
+  }
+
+  // `lower` is non-empty and lowercase.
+  const CommandSpec* find_lower(std::string_view lower) const {
+    for (std::size_t i = slot_of(lower);; i = (i + 1) % kSlots) {
+      const CommandSpec* c = slots_[i];
+      if (c == nullptr || c->name == lower) return c;
+    }
+  }
+
+  std::vector<CommandSpec> rows_;  // never resized after construction: slots_ point into it
+  std::array<const CommandSpec*, kSlots> slots_{};
   std::size_t longest_ = 0;
 };
 

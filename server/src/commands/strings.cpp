@@ -196,9 +196,11 @@ void set_key(Session& s, std::string_view key, std::string_view value, std::uint
              std::int64_t deadline = 0) {
   const unsigned shard = s.shard_of(key);
   if (flags == 0 && !s.is_home(shard)) {
-    // The reply of a plain SET does not depend on the shard's state: it is answered +OK now and
-    // runs in the batch's hop. (A known defect: a command later in the batch on another shard may
-    // observe the state before this write; the in-order execution issue replaces this.)
+    // The reply of a plain SET does not depend on the shard's state, so it is answered +OK now and
+    // runs in the batch's hop. A known defect, kept as it was until the issue on in-order
+    // execution removes it: the +OK can reach the client before the write has run (another
+    // connection may still read the old value then), and an allocation failure on the owning
+    // shard cannot be reported any more.
     s.key_op_unreplied({.run = &guarded<op_set_unreplied>, .key = key, .value = value}, shard);
     s.reply().ok();
     return;

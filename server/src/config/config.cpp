@@ -10,7 +10,7 @@
 #include <thread>
 
 #include <tessera/protocol/ascii.hpp>
-#include <tessera/server/commands/scan_cursor.hpp>
+#include <tessera/server/shard/shard_limits.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"

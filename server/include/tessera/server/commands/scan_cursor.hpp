@@ -16,12 +16,9 @@
 #include <optional>
 #include <string_view>
 
-namespace tessera::server {
+#include <tessera/server/shard/shard_limits.hpp>
 
-inline constexpr unsigned kShardBits = 10;
-inline constexpr unsigned kMaxShards = 1u << kShardBits;
-static_assert(kMaxShards == 1024,
-              "the cursor layout and --shards limit assume 1024 shards at most");
+namespace tessera::server {
 
 struct ScanPosition {
   unsigned shard = 0;

@@ -29,6 +29,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/intrusive/list.hpp>
 #include <tessera/map/hash.hpp>
+#include <tessera/server/shard/shard_limits.hpp>
 #include <tessera/server/store/store.hpp>
 
 namespace tessera::server {
@@ -114,7 +115,7 @@ class ShardSet {
   unsigned size() const { return static_cast<unsigned>(shards_.size()); }
   Shard& shard(unsigned i) { return *shards_[i]; }
   unsigned shard_of(std::string_view key) const {
-    // fastrange on the top 32 bits: size() <= 1024, so the product fits in 64 bits.
+    // fastrange on the top 32 bits: size() <= kMaxShards, so the product fits in 64 bits.
     return static_cast<unsigned>(((shard_hash(key) >> 32) * size()) >> 32);
   }
   // Runs f() on shard i's thread, later (never inline, even when called from that thread).

@@ -1,0 +1,76 @@
+// Store: one shard's keyspace and what each data operation means, without RESP or threads.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <tessera/server/store/store.hpp>
+
+using tessera::server::SetCondition;
+using tessera::server::Store;
+using tessera::server::ValueType;
+
+TEST_CASE("store: SET conditions and the old value") {
+  Store s;
+  auto r = s.set("k", "v1");
+  CHECK(r.written);
+  CHECK_FALSE(r.old_value);
+  r = s.set("k", "v2", SetCondition::kIfAbsent);  // NX on a present key
+  CHECK_FALSE(r.written);
+  CHECK(s.get("k") == "v1");
+  r = s.set("missing", "x", SetCondition::kIfPresent);  // XX on a missing key
+  CHECK_FALSE(r.written);
+  CHECK_FALSE(s.exists("missing"));
+  r = s.set("k", "longer value", SetCondition::kIfPresent, /*want_old=*/true);
+  CHECK(r.written);
+  REQUIRE(r.old_value);
+  CHECK(*r.old_value == "v1");
+  // NX GET on a present key: not written, the old value still returned.
+  r = s.set("k", "x", SetCondition::kIfAbsent, true);
+  CHECK_FALSE(r.written);
+  REQUIRE(r.old_value);
+  CHECK(*r.old_value == "longer value");
+  r = s.set("new", "n", SetCondition::kAlways, true);
+  CHECK(r.written);
+  CHECK_FALSE(r.old_value);
+  // The old value is a copy: an overwrite of the same length reuses the entry's block.
+  r = s.set("new", "m", SetCondition::kAlways, true);
+  REQUIRE(r.old_value);
+  CHECK(*r.old_value == "n");
+  CHECK(s.get("new") == "m");
+}
+
+TEST_CASE("store: reads, deletes, types, counters and memory") {
+  Store s;
+  CHECK(s.memory_bytes() == 0);
+  s.set("a", "12345");
+  CHECK(s.memory_bytes() > 0);
+  CHECK(s.memory_bytes() == s.map_stats().memory_bytes);
+  CHECK(s.value_size("a") == 5u);
+  CHECK_FALSE(s.value_size("b"));
+  CHECK(s.type("a") == ValueType::kString);
+  CHECK(s.type("b") == ValueType::kNone);
+  CHECK(s.get("a") == "12345");
+  CHECK_FALSE(s.get("b"));
+  CHECK_FALSE(s.get("c"));
+  CHECK(s.counters().keyspace_hits == 1);  // only get() counts, as before
+  CHECK(s.counters().keyspace_misses == 2);
+  CHECK(s.del("a"));
+  CHECK_FALSE(s.del("a"));
+  CHECK(s.count() == 0);
+  CHECK(s.memory_bytes() == s.map_stats().memory_bytes);
+  s.reset_counters();
+  CHECK(s.counters().keyspace_hits == 0);
+  CHECK(s.counters().keyspace_misses == 0);
+  for (int i = 0; i < 5000; ++i) s.set("g:" + std::to_string(i), "v");
+  CHECK(s.counters().growth_events > 0);  // the map grew inside some of those writes
+  CHECK(s.counters().growth_events <= s.map_stats().grows + s.map_stats().rehashes);
+  std::set<std::string> seen;
+  std::uint64_t cursor = 0;
+  do {
+    cursor = s.scan(cursor, 100, [&](std::string_view k) { seen.emplace(k); });
+  } while (cursor != 0);
+  CHECK(seen.size() == 5000);
+  s.clear();
+  CHECK(s.count() == 0);
+  CHECK(s.memory_bytes() == s.map_stats().memory_bytes);
+}
