@@ -39,18 +39,74 @@ void require(bool ok) {
 }
 
 constexpr std::string_view kCommands[] = {
-    "GET",    "SET",    "PUT",    "DEL",    "SCAN",     "MGET",    "MSET", "EXISTS",
-    "KEYS",   "DBSIZE", "TYPE",   "STRLEN", "FLUSHALL", "FLUSHDB", "PING", "ECHO",
-    "SELECT", "HELLO",  "CONFIG", "INFO",   "CLIENT",   "COMMAND", "AUTH", "QUIT",
+    "GET",        "SET",         "PUT",      "DEL",       "SCAN",   "MGET",
+    "MSET",       "EXISTS",      "KEYS",     "DBSIZE",    "TYPE",   "STRLEN",
+    "FLUSHALL",   "FLUSHDB",     "PING",     "ECHO",      "SELECT", "HELLO",
+    "CONFIG",     "INFO",        "CLIENT",   "COMMAND",   "AUTH",   "QUIT",
+    "EXPIRE",     "PEXPIRE",     "EXPIREAT", "PEXPIREAT", "TTL",    "PTTL",
+    "EXPIRETIME", "PEXPIRETIME", "PERSIST",  "SETEX",     "PSETEX", "GETEX",
 };
 constexpr std::string_view kTokens[] = {
-    "NX",      "XX",      "GET",       "MATCH",      "COUNT",   "TYPE",     "string",
-    "none",    "0",       "1",         "-1",         "10",      "1000",     "99999999999999999999",
-    "*",       "k*",      "k1",        "k2",         "k3",      "v",        "",
-    "GETNAME", "SETNAME", "ID",        "HELP",       "DOCS",    "LIST",     "INFO",
-    "SET",     "GET",     "maxmemory", "timeout",    "pw",      "default",  "2",
-    "3",       "ASYNC",   "SYNC",      "[a-",        "\\",      "EX",       "PX",
-    "KEEPTTL", "clients", "memory",    "everything", "SETINFO", "lib-name",
+    "NX",
+    "XX",
+    "GET",
+    "MATCH",
+    "COUNT",
+    "TYPE",
+    "string",
+    "none",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "1000",
+    "99999999999999999999",
+    "*",
+    "k*",
+    "k1",
+    "k2",
+    "k3",
+    "v",
+    "",
+    "GETNAME",
+    "SETNAME",
+    "ID",
+    "HELP",
+    "DOCS",
+    "LIST",
+    "INFO",
+    "SET",
+    "GET",
+    "maxmemory",
+    "timeout",
+    "pw",
+    "default",
+    "2",
+    "3",
+    "ASYNC",
+    "SYNC",
+    "[a-",
+    "\\",
+    "EX",
+    "PX",
+    "KEEPTTL",
+    "clients",
+    "memory",
+    "everything",
+    "SETINFO",
+    "lib-name",
+    "EXAT",
+    "PXAT",
+    "PERSIST",
+    "GT",
+    "LT",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "maxmemory-policy",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "volatile-ttl",
+    "maxmemory-samples",
 };
 
 struct Server {
@@ -142,6 +198,8 @@ void reset(Server& s, bool with_limits) {
   require(one(admin, {"FLUSHALL"}).str == "OK");
   one(admin, {"CONFIG", "SET", "maxmemory", with_limits ? "1" : "0"});
   one(admin, {"CONFIG", "SET", "timeout", "0"});
+  one(admin, {"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  one(admin, {"CONFIG", "SET", "maxmemory-samples", "5"});
 }
 
 }  // namespace
