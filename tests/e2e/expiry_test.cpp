@@ -249,7 +249,7 @@ TEST_CASE("e2e eviction: allkeys-lru keeps the keys used recently") {
   CHECK(touched > untouched + 0.3);
 }
 
-TEST_CASE("e2e eviction: allkeys-lfu keeps the keys used often") {
+TEST_CASE("e2e eviction: allkeys-lfu keeps the keys used often, OBJECT FREQ shows it") {
   auto server = start_tessera(2, {"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lfu"});
   Conn c(server.port());
   REQUIRE(fill(c, "k:", 4000, [](int) { return 0; }) == 0);
@@ -258,6 +258,7 @@ TEST_CASE("e2e eviction: allkeys-lfu keeps the keys used often") {
     for (int i = 0; i < 1000; ++i) hits.push_back(encode({"GET", "k:" + std::to_string(i)}));
   }
   pipeline(c, hits);
+  CHECK(call(c, {"OBJECT", "FREQ", "k:1"}).integer > call(c, {"OBJECT", "FREQ", "k:3999"}).integer);
   // New keys start with the counter the cold ones have (LFU_INIT_VAL): they and the cold keys
   // share the evictions, the often read keys are spared.
   REQUIRE(fill(c, "new:", 15000, [](int) { return 0; }) == 0);

@@ -351,3 +351,101 @@ TEST_CASE("expiry: SCAN returns every live key while keys expire underneath it")
   CHECK(steps > 10);
   for (int i = 0; i < 3000; ++i) CHECK(seen.count("live" + std::to_string(i)) == 1);
 }
+
+TEST_CASE("eviction: OBJECT IDLETIME and FREQ follow the policy's clock; TOUCH bumps it") {
+  ClockEnv env(2);
+  InProcessSession c(env.set, env.state, 0);
+  const std::string idle_with_lfu =
+      "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+      "switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n";
+  const std::string freq_without_lfu =
+      "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+      "that when switching between policies at runtime LRU and LFU data will take some time to "
+      "adjust.\r\n";
+  CHECK(c.call({"SET", "k", "v"}) == kOk);
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == integer(0));
+  CHECK(c.call({"OBJECT", "FREQ", "k"}) == freq_without_lfu);
+  CHECK(c.call({"OBJECT", "IDLETIME", "missing"}) == kNil);
+  CHECK(c.call({"OBJECT", "FREQ", "missing"}) == kNil);
+  CHECK(c.call({"OBJECT", "IDLETIME"}) ==
+        "-ERR wrong number of arguments for 'object|idletime' command\r\n");
+  env.clock.advance_ms(12'400);
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == integer(12));  // whole seconds of the LRU clock
+  CHECK(c.call({"TTL", "k"}) == integer(-1));                 // TTL, EXISTS, TYPE do not touch
+  CHECK(c.call({"EXISTS", "k"}) == integer(1));
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == integer(12));
+  CHECK(c.call({"TOUCH", "k", "missing"}) == integer(1));
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == integer(0));
+  env.clock.advance_ms(5'000);
+  CHECK(c.call({"GET", "k"}) == bulk("v"));
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == integer(0));
+
+  CHECK(c.call({"CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"}) == kOk);
+  CHECK(c.call({"OBJECT", "IDLETIME", "k"}) == idle_with_lfu);
+  CHECK(c.call({"SET", "hot", "v"}) == kOk);  // a new key starts at LFU_INIT_VAL
+  CHECK(c.call({"OBJECT", "FREQ", "hot"}) == integer(5));
+  for (int i = 0; i < 2000; ++i) c.call({"GET", "hot"});
+  const auto freq = c.call({"OBJECT", "FREQ", "hot"});
+  CHECK(freq != integer(5));  // the logarithmic counter grew (by about 8 for 2000 reads)
+  // One decrement per minute without access (lfu-decay-time 1).
+  env.clock.advance_ms(3 * 60'000);
+  const long long before = std::stoll(freq.substr(1));
+  CHECK(c.call({"OBJECT", "FREQ", "hot"}) == integer(before - 3));
+  CHECK(c.call({"CONFIG", "GET", "maxmemory-policy"}) ==
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory-policy", "foo"}) ==
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) "
+        "must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
+        "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory-samples", "abc"}) ==
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
+        "couldn't be parsed into an integer\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory-samples", "0"}) ==
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
+        "must be between 1 and 2147483647 inclusive\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory-samples", "10"}) == kOk);
+  CHECK(c.call({"CONFIG", "GET", "maxmemory-samples"}) ==
+        "*2\r\n$17\r\nmaxmemory-samples\r\n$2\r\n10\r\n");
+}
+
+TEST_CASE("eviction: the store keeps its share; what goes matches the policy") {
+  ManualClock clock(kStart);
+  StoreSettings settings;
+  settings.clock = &clock;
+  settings.maxmemory = 400'000;  // two stores share it: 200 kB each
+  const std::string value(100, 'x');
+  SUBCASE("noeviction evicts nothing") {
+    Store store(&settings, 2);
+    for (int i = 0; i < 5000; ++i) store.set("k" + std::to_string(i), value);
+    CHECK(store.count() == 5000);
+    CHECK(store.counters().evicted_keys == 0);
+  }
+  SUBCASE("allkeys-random stays within the share") {
+    settings.policy = EvictionPolicy::kAllKeysRandom;
+    Store store(&settings, 2);
+    for (int i = 0; i < 5000; ++i) store.set("k" + std::to_string(i), value);
+    CHECK(store.memory_bytes() <= 200'000 + 200);
+    CHECK(store.count() + store.counters().evicted_keys == 5000);
+    CHECK(store.counters().evicted_keys > 3000);
+  }
+  SUBCASE("volatile-ttl evicts only keys with a deadline, the soonest first") {
+    settings.policy = EvictionPolicy::kVolatileTtl;
+    Store store(&settings, 2);
+    for (int i = 0; i < 200; ++i) store.set("plain" + std::to_string(i), value);
+    for (int i = 0; i < 3000; ++i) {
+      store.set("t" + std::to_string(i), value, SetCondition::kAlways, false,
+                DeadlineUpdate::at(kStart + 1'000'000 + i * 1000));
+    }
+    for (int i = 0; i < 200; ++i) CHECK(store.exists("plain" + std::to_string(i)));
+    int early = 0, late = 0;
+    for (int i = 0; i < 500; ++i) early += store.exists("t" + std::to_string(i)) ? 1 : 0;
+    for (int i = 2500; i < 3000; ++i) late += store.exists("t" + std::to_string(i)) ? 1 : 0;
+    CHECK(late > early + 300);
+    CHECK(store.counters().evicted_keys > 1000);
+    // Nothing with a deadline left to evict: the store grows past its share (dispatch refuses
+    // the writes with -OOM before they get here).
+    store.clear();
+    for (int i = 0; i < 3000; ++i) store.set("plain" + std::to_string(i), value);
+    CHECK(store.count() == 3000);
+  }
+}

@@ -195,11 +195,11 @@ TEST_CASE("keyspace: TOUCH UNLINK OBJECT ENCODING RANDOMKEY") {
           "-ERR wrong number of arguments for 'object|encoding' command\r\n");
     const auto help = parse_all(c.call({"OBJECT", "HELP"}));
     REQUIRE(help.size() == 1);
-    REQUIRE(help[0].elements.size() == 6);
+    REQUIRE(help[0].elements.size() == 12);  // ENCODING, FREQ, IDLETIME (3 lines each), HELP
     CHECK(help[0].elements[0].str ==
           "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     CHECK(help[0].elements[1].str == "ENCODING <key>");
-    CHECK(help[0].elements[5].str == "    Prints this help.");
+    CHECK(help[0].elements[11].str == "    Prints this help.");
   }
 }
 

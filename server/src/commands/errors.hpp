@@ -32,6 +32,14 @@ inline constexpr std::string_view kBadClientName =
 // SCAN (db.c parseScanCursorOrReply)
 inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
 
+// OBJECT IDLETIME / FREQ under the other kind of policy (object.c)
+inline constexpr std::string_view kObjectIdletimeWithLfu =
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust.";
+inline constexpr std::string_view kObjectFreqWithoutLfu =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that "
+    "when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
 // EXPIRE's options (expire.c parseExtendedExpireArgumentsOrReply)
 inline constexpr std::string_view kExpireNxConflict =
     "ERR NX and XX, GT or LT options at the same time are not compatible";

@@ -57,8 +57,16 @@ void cmd_exists(Session& s, Args a) {
 
 void cmd_type(Session& s, Args a) { s.key_op({.run = &guarded<op_type>, .key = a[1]}); }
 
-// TOUCH counts the keys that exist (it would bump their access clocks once keys have one).
-void cmd_touch(Session& s, Args a) { cmd_exists(s, a); }
+std::int64_t op_touch(Store& store, const KeyOp& op, ReplyWriter&) {
+  return store.touch_key(op.key) ? 1 : 0;
+}
+
+// TOUCH counts the keys that exist and bumps their access clocks (LRU time, LFU counter).
+void cmd_touch(Session& s, Args a) {
+  s.begin_sum();
+  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_touch>, .key = a[i]});
+  s.end_sum();
+}
 
 std::int64_t op_object_encoding(Store& store, const KeyOp& op, ReplyWriter& w) {
   const auto encoding = store.encoding(op.key);
@@ -76,11 +84,48 @@ void cmd_object_encoding(Session& s, Args a) {
   s.key_op({.run = &guarded<op_object_encoding>, .key = a[2]});
 }
 
+// OBJECT IDLETIME and FREQ (object.c): the key's access clock, read without touching it; each
+// answers only under the kind of policy that keeps its clock (LRU time or LFU counter).
+constexpr std::uint32_t kObjectFreq = 1;
+
+std::int64_t op_object_clock(Store& store, const KeyOp& op, ReplyWriter& w) {
+  const auto access = store.access_clock(op.key);
+  if (!access) {
+    w.null_bulk();
+    return 0;
+  }
+  const bool lfu = policy_is_lfu(store.policy());
+  if (op.flags == kObjectFreq) {
+    if (!lfu) {
+      w.error(errors::kObjectFreqWithoutLfu);
+    } else {
+      w.integer(store.lfu_frequency(*access));
+    }
+  } else if (lfu) {
+    w.error(errors::kObjectIdletimeWithLfu);
+  } else {
+    w.integer(static_cast<std::int64_t>(store.idle_ms(*access) / 1000));
+  }
+  return 0;
+}
+
+void cmd_object_idletime(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_object_clock>, .key = a[2]});
+}
+void cmd_object_freq(Session& s, Args a) {
+  s.key_op({.run = &guarded<op_object_clock>, .key = a[2], .flags = kObjectFreq});
+}
+
 void cmd_object_help(Session& s, Args) {
   write_help(s, "OBJECT",
              {"ENCODING <key>",
               "    Return the kind of internal representation used in order to store the value",
-              "    associated with a <key>."});
+              "    associated with a <key>.", "FREQ <key>",
+              "    Return the access frequency index of the <key>. The returned integer is",
+              "    proportional to the logarithm of the recent access frequency of the key.",
+              "IDLETIME <key>",
+              "    Return the idle time of the <key>, that is the approximated number of",
+              "    seconds elapsed since the last access to the key."});
 }
 
 // RANDOMKEY: each shard offers a random key of its own and its key count; one of the offers is
@@ -259,6 +304,26 @@ const CommandSpec kObjectSubcommands[] = {
      .since = "2.2.3",
      .args = kKeyArg,
      .sync = cmd_object_encoding},
+    {.name = "freq",
+     .arity = 3,
+     .flags = kCmdReadonly,
+     .keys = {.first = 2, .last = 2, .step = 1},
+     .acl_categories = "@keyspace @read @slow",
+     .group = "generic",
+     .summary = "Returns the logarithmic access frequency counter of a Redis object.",
+     .since = "4.0.0",
+     .args = kKeyArg,
+     .sync = cmd_object_freq},
+    {.name = "idletime",
+     .arity = 3,
+     .flags = kCmdReadonly,
+     .keys = {.first = 2, .last = 2, .step = 1},
+     .acl_categories = "@keyspace @read @slow",
+     .group = "generic",
+     .summary = "Returns the time since the last access to a Redis object.",
+     .since = "2.2.3",
+     .args = kKeyArg,
+     .sync = cmd_object_idletime},
     {.name = "help",
      .arity = 2,
      .flags = kCmdReadonly,

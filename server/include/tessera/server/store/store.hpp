@@ -178,6 +178,9 @@ class Store {
   KeyDeadline deadline(std::string_view key);
   // The raw access clock (OBJECT IDLETIME / FREQ), without touching it; nullopt when missing.
   std::optional<std::uint32_t> access_clock(std::string_view key);
+  // TOUCH: true when the key exists, whose access clock is then bumped.
+  bool touch_key(std::string_view key) { return lookup(key, true).has_value(); }
+  EvictionPolicy policy() const { return settings_->policy.load(std::memory_order_relaxed); }
   // OBJECT IDLETIME (ms) and OBJECT FREQ of an access clock.
   std::uint64_t idle_ms(std::uint32_t access) const;
   std::uint32_t lfu_frequency(std::uint32_t access) const;
