@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +24,43 @@ namespace {
 
 // Once a store's memory fell this far below its peak, the freed pages go back to the OS.
 constexpr std::uint64_t kTrimAfterFreeing = 8u << 20;
+
+#if defined(__GLIBC__)
+// Hands free heap pages back to the OS (malloc_trim) on a thread of its own: a trim walks every
+// arena and can take a hundred milliseconds on a large heap, which no shard should wait for (a
+// shard only waits if it allocates while its own arena is being trimmed). One trim at a time: it
+// covers every arena, so a request while one runs is dropped.
+class Trimmer {
+ public:
+  ~Trimmer() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void request() {
+    if (running_.exchange(true)) return;
+    // Only the caller that set the flag gets here; the previous trim has cleared it, so it is
+    // finishing or finished and the join is short.
+    if (thread_.joinable()) thread_.join();
+    thread_ = std::thread([this] {
+      const auto t0 = std::chrono::steady_clock::now();
+      ::malloc_trim(0);
+      spdlog::debug("malloc_trim after a wave of expiries took {} ms",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count());
+      running_ = false;
+    });
+  }
+
+ private:
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+Trimmer& trimmer() {
+  static Trimmer t;
+  return t;
+}
+#endif
 
 // The active expiry cycle of one shard, on its own thread. Every tick it may spend up to
 // kExpireBudget (Redis's 25% of a tick), but in slices of kExpireSlice: after a slice that had
@@ -46,18 +85,13 @@ asio::awaitable<void> expire_loop(Shard& shard) {
 #if defined(__GLIBC__)
     // glibc keeps the blocks of reclaimed keys in its arenas; after a large wave of expiries
     // (a million keys with one TTL), hand the free pages back so that the RSS follows the keys
-    // down, as FLUSHALL does. Once the wave is over (a tick that expired nothing): during it the
-    // cycle frees blocks all over the heap (it walks the table in hash order), so few pages are
-    // wholly free until the end, and a trim per tick would cost much and return little.
+    // down, as FLUSHALL does (here on the trimmer's thread). Once the wave is over (a tick that
+    // expired nothing): during it the cycle frees blocks all over the heap (it walks the table in
+    // hash order), so few pages are wholly free until the end, and a trim per tick would cost much
+    // and return little.
     const bool wave_over = shard.store().counters().expired_keys == expired_before;
     if (wave_over && peak - bytes >= kTrimAfterFreeing) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ::malloc_trim(0);
-      spdlog::debug("shard {}: malloc_trim after {} MiB of keys were reclaimed took {} ms",
-                    shard.id(), (peak - bytes) >> 20,
-                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count());
+      trimmer().request();
       peak = bytes;
     }
 #endif
