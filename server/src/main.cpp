@@ -1,17 +1,39 @@
-// tessera-server: flags, logging and limits set-up, then the server (server.hpp) runs until
-// SIGINT/SIGTERM. Exit status: 0 after a signal, 1 when the configuration or the bind fails.
+// tessera-server: configuration (config/config.hpp), logging, working directory, pid file and
+// limits, then the server (server.hpp) runs until SIGINT/SIGTERM or SHUTDOWN. Exit status: 0 after
+// an orderly stop, 1 when the configuration, the start-up checks or the listen fail; every such
+// failure is reported in words (no source paths, no exception type names).
+#include <unistd.h>
+
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <tessera/server/commands/command_table.hpp>
 #include <tessera/server/commands/dispatch.hpp>
 #include <tessera/server/config/config.hpp>
+#include <tessera/server/config/parameters.hpp>
+#include <tessera/server/config/server_state.hpp>
 #include <tessera/server/network/server.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
 #endif
+
+namespace {
+
+// Removes the pid file on every way out of main that gets to run destructors.
+struct PidFile {
+  std::string path;
+  ~PidFile() {
+    if (!path.empty()) std::remove(path.c_str());
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace tessera::server;
@@ -22,18 +44,45 @@ int main(int argc, char** argv) {
   }
   Config config = std::move(*parsed.config);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  // Redis changes into `dir` while reading the config; here after it, before any file is opened.
+  if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0) {
+    spdlog::critical("Can't chdir to '{}': {}", config.dir, std::strerror(errno));
+    return 1;
+  }
+  if (char cwd[4096]; ::getcwd(cwd, sizeof cwd) != nullptr) config.dir = cwd;
+  if (!config.logfile.empty()) {
+    try {
+      spdlog::set_default_logger(spdlog::basic_logger_mt("tessera", config.logfile));
+      spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+      spdlog::flush_on(spdlog::level::info);
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "Can't open the log file: %s\n", config.logfile.c_str());
+      return 1;
+    }
+  }
   if (std::string why = validate(config); !why.empty()) {
     spdlog::critical("Refusing to start: {}", why);
     return 1;
   }
-  spdlog::set_level(
-      spdlog::level::from_str(config.log_level == "warn" ? "warning" : config.log_level));
   if (std::string note = adjust_open_file_limit(config); !note.empty()) spdlog::warn("{}", note);
   spdlog::info("Tessera {} starting: {}", TESSERA_VERSION, config.describe());
+  PidFile pidfile;
   try {
     command_table();  // builds and checks the table now: a broken one never serves
     Server server(std::move(config), &dispatch);
-    server.listen();
+    find_parameter("loglevel")->publish(server.state());
+    if (std::string why = server.listen(); !why.empty()) {
+      spdlog::critical("{}", why);
+      return 1;
+    }
+    if (const std::string& path = server.state().config.pidfile; !path.empty()) {
+      std::ofstream out(path, std::ios::trunc);
+      if (out << ::getpid() << '\n') {
+        pidfile.path = path;
+      } else {
+        spdlog::warn("Failed to write PID file {}: {}", path, std::strerror(errno));
+      }
+    }
     server.run();
   } catch (const std::exception& e) {
     spdlog::critical("Fatal: {}", e.what());

@@ -1,10 +1,10 @@
-// The server family: CONFIG GET / SET / RESETSTAT / HELP. Parameters are read from ServerState
-// (the configuration, and the atomics CONFIG SET may change: maxmemory, timeout); RESETSTAT visits
-// every shard.
+// The server family: CONFIG GET / SET / REWRITE / RESETSTAT / HELP. GET, SET and REWRITE go
+// through the parameter table (config/parameters.hpp), the same rows the flags and the config file
+// use; RESETSTAT visits every shard.
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
-#include <array>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +14,8 @@
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/commands/glob.hpp>
 #include <tessera/server/config/config.hpp>
+#include <tessera/server/config/parameters.hpp>
+#include <tessera/server/config/server_state.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
 
 #include "families.hpp"
@@ -22,124 +24,87 @@ namespace tessera::server {
 
 namespace {
 
-struct ConfigParam {
-  std::string_view name;
-  std::string (*get)(const ServerState&);
-};
-
-std::string yes_no(bool b) { return b ? "yes" : "no"; }
-
-const std::array<ConfigParam, 17> kConfigParams{{
-    {"appendonly", [](const ServerState&) { return std::string("no"); }},
-    {"bind", [](const ServerState& st) { return st.config.bind; }},
-    {"client-query-buffer-limit",
-     [](const ServerState& st) { return std::to_string(st.config.client_query_buffer_limit); }},
-    {"databases", [](const ServerState&) { return std::string("1"); }},
-    {"dbfilename", [](const ServerState&) { return std::string(); }},
-    {"loglevel", [](const ServerState& st) { return st.config.log_level; }},
-    {"maxclients", [](const ServerState& st) { return std::to_string(st.config.maxclients); }},
-    {"maxmemory", [](const ServerState& st) { return std::to_string(st.store.maxmemory.load()); }},
-    {"maxmemory-policy",
-     [](const ServerState& st) { return std::string(policy_name(st.store.policy.load())); }},
-    {"maxmemory-samples",
-     [](const ServerState& st) { return std::to_string(st.store.samples.load()); }},
-    {"port", [](const ServerState& st) { return std::to_string(st.port.load()); }},
-    {"proto-max-bulk-len",
-     [](const ServerState&) { return std::to_string(protocol::kMaxBulkLen); }},
-    {"protected-mode", [](const ServerState& st) { return yes_no(st.config.protected_mode); }},
-    {"reply-chunk-bytes",
-     [](const ServerState& st) { return std::to_string(st.config.reply_chunk_bytes); }},
-    {"save", [](const ServerState&) { return std::string(); }},
-    {"shards", [](const ServerState& st) { return std::to_string(st.config.shards); }},
-    {"timeout", [](const ServerState& st) { return std::to_string(st.timeout.load()); }},
-}};
-
+// CONFIG GET: every parameter whose name matches one of the patterns, once, in table order.
 void cmd_config_get(Session& s, Args a) {
-  std::vector<const ConfigParam*> hits;
-  for (std::size_t i = 2; i < a.size(); ++i) {
-    for (const auto& p : kConfigParams) {
-      if (std::find(hits.begin(), hits.end(), &p) != hits.end()) continue;
-      if (glob_match(a[i], p.name, /*nocase=*/true)) hits.push_back(&p);
+  std::vector<const ParamSpec*> hits;
+  for (const auto& p : parameters()) {
+    for (std::size_t i = 2; i < a.size(); ++i) {
+      if (glob_match(a[i], p.name, /*nocase=*/true)) {
+        hits.push_back(&p);
+        break;
+      }
     }
+  }
+  std::vector<std::string> values;
+  {
+    std::lock_guard lock(s.state().config_mutex);
+    for (const ParamSpec* p : hits) values.push_back(parameter_value(s.state().config, *p));
   }
   auto& w = s.reply();
   w.array(hits.size() * 2);
-  for (const ConfigParam* p : hits) {
-    w.bulk(p->name);
-    w.bulk(p->get(s.state()));
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    w.bulk(hits[i]->name);
+    w.bulk(values[i]);
   }
 }
 
+// config.c configSetCommand (7.0.15): an odd argument count is a syntax error; then the names, in
+// order, stopping at the first unknown, immutable or repeated one; then the values, in order,
+// through the parameter table's one validation, stopping at the first bad one; then all are applied
+// (all or nothing), each published to what other threads read.
 void cmd_config_set(Session& s, Args a) {
-  if (a.size() % 2 != 0) {
+  auto failed = [&](std::string_view arg, std::string_view why) {
     s.reply().error(
-        fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", a.back()));
+        fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}", arg, why));
+  };
+  if (a.size() % 2 != 0) {
+    s.reply().syntax_error();
     return;
   }
-  // Validate every pair first, then apply: all or nothing, as in Redis 7.
-  std::optional<std::uint64_t> maxmemory, timeout;
-  std::optional<EvictionPolicy> policy;
-  std::optional<std::uint32_t> samples;
+  std::vector<const ParamSpec*> params;
   for (std::size_t i = 2; i < a.size(); i += 2) {
-    const std::string name = protocol::to_lower(a[i]);
-    if (name == "maxmemory") {
-      maxmemory = parse_memory(a[i + 1]);
-      if (!maxmemory) {
-        s.reply().error(
-            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be "
-            "a memory value");
-        return;
-      }
-    } else if (name == "maxmemory-policy") {
-      policy = parse_policy(a[i + 1]);
-      if (!policy) {
-        s.reply().error(
-            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
-            "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
-            "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
-            "noeviction");
-        return;
-      }
-    } else if (name == "maxmemory-samples") {
-      std::int64_t v = 0;
-      if (!protocol::parse_int64(a[i + 1], v)) {
-        s.reply().error(
-            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
-            "couldn't be parsed into an integer");
-        return;
-      }
-      if (v < 1 || v > INT32_MAX) {
-        s.reply().error(
-            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument "
-            "must be between 1 and 2147483647 inclusive");
-        return;
-      }
-      samples = static_cast<std::uint32_t>(v);
-    } else if (name == "timeout") {
-      std::int64_t v = 0;
-      if (!protocol::parse_int64(a[i + 1], v) || v < 0 || v > INT32_MAX) {
-        s.reply().error(
-            "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't "
-            "be parsed into an integer");
-        return;
-      }
-      timeout = static_cast<std::uint64_t>(v);
-    } else if (std::any_of(kConfigParams.begin(), kConfigParams.end(),
-                           [&](const ConfigParam& p) { return p.name == name; })) {
-      s.reply().error(fmt::format(
-          "ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
-          name));
-      return;
-    } else {
+    const ParamSpec* p = find_parameter(a[i]);
+    if (p == nullptr) {
       s.reply().error(
           fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", a[i]));
       return;
     }
+    if ((p->flags & kParamMutable) == 0) {
+      failed(a[i], "can't set immutable config");
+      return;
+    }
+    if (std::find(params.begin(), params.end(), p) != params.end()) {
+      failed(a[i], "duplicate parameter");
+      return;
+    }
+    params.push_back(p);
   }
-  if (maxmemory) s.state().store.maxmemory.store(*maxmemory);
-  if (policy) s.state().store.policy.store(*policy);
-  if (samples) s.state().store.samples.store(*samples);
-  if (timeout) s.state().timeout.store(*timeout);
+  ServerState& st = s.state();
+  std::lock_guard lock(st.config_mutex);
+  Config trial = st.config;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    if (std::string why = apply_parameter(trial, *params[k], a[2 + 2 * k + 1]); !why.empty()) {
+      failed(params[k]->name, why);
+      return;
+    }
+  }
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    apply_parameter(st.config, *params[k], a[2 + 2 * k + 1]);
+    if (params[k]->publish != nullptr) params[k]->publish(st);
+  }
+  s.reply().ok();
+}
+
+void cmd_config_rewrite(Session& s, Args) {
+  std::string why;
+  {
+    std::lock_guard lock(s.state().config_mutex);
+    why = rewrite_config_file(s.state().config);
+  }
+  if (!why.empty()) {
+    s.reply().error("ERR " + why);
+    return;
+  }
   s.reply().ok();
 }
 
@@ -157,10 +122,9 @@ void cmd_config_help(Session& s, Args) {
              {"GET <pattern>",
               "    Return parameters matching the glob-like <pattern> and their "
               "values.",
-              "SET <directive> <value>",
-              "    Set the configuration <directive> to <value> "
-              "(maxmemory, maxmemory-policy, maxmemory-samples, timeout).",
-              "RESETSTAT", "    Reset statistics reported by the INFO command."});
+              "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+              "RESETSTAT", "    Reset statistics reported by the INFO command.", "REWRITE",
+              "    Rewrite the configuration file."});
 }
 
 constexpr std::string_view kAdminAcl = "@admin @slow @dangerous";
@@ -189,13 +153,20 @@ const CommandSpec kConfigSubs[] = {
      .summary = "Resets the server's statistics.",
      .since = "2.0.0",
      .async = cmd_config_resetstat},
+    {.name = "rewrite",
+     .arity = 2,
+     .flags = kCmdAdmin,
+     .acl_categories = kAdminAcl,
+     .group = "server",
+     .summary = "Persists the effective configuration to file.",
+     .since = "2.8.0",
+     .sync = cmd_config_rewrite},
     {.name = "set",
      .arity = -4,
      .flags = kCmdAdmin,
      .acl_categories = kAdminAcl,
      .group = "server",
-     .summary = "Sets configuration parameters in-flight (maxmemory, maxmemory-policy, "
-                "maxmemory-samples, timeout).",
+     .summary = "Sets configuration parameters in-flight.",
      .since = "2.0.0",
      .sync = cmd_config_set},
 };

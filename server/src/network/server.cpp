@@ -1,7 +1,14 @@
 // Server: acceptor, signals, ticks and shutdown (design note in server.hpp).
 #include <tessera/server/network/server.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 #include <chrono>
@@ -9,6 +16,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -36,6 +44,19 @@ void log_exception(std::exception_ptr e, const char* what) {
 }
 
 asio::awaitable<void> serve(std::unique_ptr<Connection> c) { co_await c->run(); }
+
+// Redis's anetKeepAlive: probes after `interval` seconds idle, then every interval/3, 3 of them.
+template <typename Socket>
+void set_keepalive(Socket& socket, int interval) {
+  if (interval <= 0) return;
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
+  const int fd = socket.native_handle();
+  int idle = interval, probe = std::max(1, interval / 3), count = 3;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &probe, sizeof probe);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
 }  // namespace
 
 std::string adjust_open_file_limit(Config& config) {
@@ -61,15 +82,51 @@ Server::Server(Config config, Dispatcher dispatch)
 
 Server::~Server() { shards_.stop(); }
 
-void Server::listen() {
-  std::string host = state_.config.bind == "localhost" ? "127.0.0.1" : state_.config.bind;
-  const asio::ip::tcp::endpoint ep(asio::ip::make_address(host),
-                                   static_cast<unsigned short>(state_.config.port));
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  state_.port.store(acceptor_.local_endpoint().port());
+std::string Server::listen() {
+  int port = state_.config.port;
+  for (const std::string& entry : state_.config.bind) {
+    const bool optional = entry.starts_with("-");
+    std::string host(bind_address(entry));
+    if (host == "localhost") host = "127.0.0.1";
+    if (host == "*") host = "0.0.0.0";
+    if (host == "::*") host = "::";
+    const std::string shown = host.find(':') != std::string::npos
+                                  ? "[" + host + "]:" + std::to_string(port)
+                                  : host + ":" + std::to_string(port);
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return "Could not listen on " + shown + ": not an IP address";
+    const asio::ip::tcp::endpoint ep(address, static_cast<unsigned short>(port));
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) {
+      boost::system::error_code ignored;
+      acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ignored);
+      // An IPv6 listener takes IPv6 only, so that "0.0.0.0" and "::" can both be bound.
+      if (address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ignored);
+      acceptor->bind(ep, ec);
+    }
+    if (!ec) acceptor->listen(state_.config.tcp_backlog, ec);
+    if (ec) {
+      // Redis's '-' prefix: skip an address this machine does not have (or a family it lacks).
+      if (optional && (ec == asio::error::address_family_not_supported ||
+                       ec.value() == EADDRNOTAVAIL || ec.value() == EPROTONOSUPPORT)) {
+        spdlog::info("Skipping optional bind address {}: {}", shown, ec.message());
+        continue;
+      }
+      std::string why = ec.message();
+      if (!why.empty())
+        why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      return "Could not listen on " + shown + ": " + why;
+    }
+    port = acceptor->local_endpoint().port();  // with port 0, every address gets the same one
+    listening_.push_back(address.is_v6() ? "[" + host + "]:" + std::to_string(port)
+                                         : host + ":" + std::to_string(port));
+    acceptors_.push_back(std::move(acceptor));
+  }
+  if (acceptors_.empty()) return "Could not listen on any of the bind addresses";
+  state_.port.store(port);
+  return {};
 }
 
 void Server::run(bool handle_signals) {
@@ -79,7 +136,10 @@ void Server::run(bool handle_signals) {
     asio::co_spawn(shard.context(), tick(shard),
                    [](std::exception_ptr e) { log_exception(e, "shard tick"); });
   }
-  asio::co_spawn(main_, accept_loop(), [](std::exception_ptr e) { log_exception(e, "acceptor"); });
+  for (auto& acceptor : acceptors_) {
+    asio::co_spawn(main_, accept_loop(*acceptor),
+                   [](std::exception_ptr e) { log_exception(e, "acceptor"); });
+  }
   if (handle_signals) {
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
@@ -89,10 +149,17 @@ void Server::run(bool handle_signals) {
       begin_shutdown();
     });
   }
-  spdlog::info("Ready to accept connections tcp on {}:{} ({} shards)", state_.config.bind,
-               state_.port.load(), shards_.size());
+  std::string where;
+  for (const auto& l : listening_) where += (where.empty() ? "" : ", ") + l;
+  spdlog::info("Ready to accept connections tcp on {} ({} shard{})", where, shards_.size(),
+               shards_.size() == 1 ? "" : "s");
   main_.run();
   shards_.stop();
+  // The shard threads have been joined: their stores may be read from here.
+  std::size_t keys = 0;
+  for (unsigned i = 0; i < shards_.size(); ++i) keys += shards_.shard(i).store().map_stats().count;
+  spdlog::info("Dropping {} key{} held in memory (Tessera has no persistence yet)", keys,
+               keys == 1 ? "" : "s");
   spdlog::info("Tessera is now ready to exit, bye bye...");
 }
 
@@ -104,7 +171,7 @@ void Server::begin_shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   boost::system::error_code ec;
-  acceptor_.close(ec);
+  for (auto& acceptor : acceptors_) acceptor->close(ec);
   signals_.cancel(ec);
   for (unsigned i = 0; i < shards_.size(); ++i) {
     shards_.post(i, [&shard = shards_.shard(i)] {
@@ -128,16 +195,15 @@ asio::awaitable<void> Server::drain_and_exit() {
   main_.stop();
 }
 
-asio::awaitable<void> Server::accept_loop() {
+asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
   static constexpr std::string_view kMaxClients = "-ERR max number of clients reached\r\n";
-  unsigned next = 0;
   asio::steady_timer backoff(main_);
   for (;;) {
-    const unsigned target = next;
-    next = (next + 1) % shards_.size();
-    auto [ec, socket] = co_await acceptor_.async_accept(shards_.shard(target).context(), kUseTuple);
+    const unsigned target = next_shard_;
+    next_shard_ = (next_shard_ + 1) % shards_.size();
+    auto [ec, socket] = co_await acceptor.async_accept(shards_.shard(target).context(), kUseTuple);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // Out of descriptors or similar: say so, and let the condition pass instead of spinning.
       spdlog::warn("Accepting a client failed: {}", ec.message());
       backoff.expires_after(std::chrono::milliseconds(10));
@@ -155,6 +221,7 @@ asio::awaitable<void> Server::accept_loop() {
     state_.connected_clients.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    set_keepalive(socket, state_.config.tcp_keepalive);
     asio::co_spawn(
         shards_.shard(target).context(),
         serve(std::make_unique<Connection>(shards_, state_, target, dispatch_, std::move(socket))),

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,9 +29,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens; throws boost::system::system_error when it cannot. port() is then the real
-  // port (useful with --port 0).
-  void listen();
+  // Binds and listens on every bind address (a '-' prefixed one is skipped when the address is not
+  // available here). Returns "" or what failed, in words: "Could not listen on 127.0.0.1:6379:
+  // address already in use". port() is then the real port (useful with --port 0).
+  std::string listen();
   // Serves until stop() or, with handle_signals, SIGINT/SIGTERM; returns once shut down.
   void run(bool handle_signals = true);
   // From any thread.
@@ -40,7 +43,7 @@ class Server {
   ShardSet& shards() { return shards_; }
 
  private:
-  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> tick(Shard& shard);
   asio::awaitable<void> drain_and_exit();
   void begin_shutdown();
@@ -49,7 +52,9 @@ class Server {
   ShardSet shards_;
   Dispatcher dispatch_;
   asio::io_context main_{1};
-  asio::ip::tcp::acceptor acceptor_{main_};
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::string> listening_;  // "127.0.0.1:6379", "[::1]:6379" for the log
+  unsigned next_shard_ = 0;             // round-robin over the shards, for every acceptor
   asio::signal_set signals_{main_};
   bool shutting_down_ = false;
 };
