@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -134,4 +135,34 @@ TEST_CASE("e2e operating: every bind address is listened on") {
     CAPTURE(host);
     CHECK(r.out == "PONG\n");
   }
+}
+
+TEST_CASE("e2e operating: a killed test binary leaves no server behind (PR_SET_PDEATHSIG)") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Stands in for a test binary: starts a server, then dies without running any destructor.
+    ::close(fds[0]);
+    auto server = ServerProcess::tessera({"--shards", "1"});
+    const pid_t pid = server.pid();
+    if (::write(fds[1], &pid, sizeof pid) != sizeof pid) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+  }
+  ::close(fds[1]);
+  pid_t server_pid = -1;
+  REQUIRE(::read(fds[0], &server_pid, sizeof server_pid) == sizeof server_pid);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  // Gone, or a zombie waiting for init to reap it: no longer running either way.
+  auto running = [&] {
+    std::ifstream stat("/proc/" + std::to_string(server_pid) + "/stat");
+    std::string pid, comm, state;
+    if (!(stat >> pid >> comm >> state)) return false;
+    return state != "Z" && state != "X";
+  };
+  CHECK(eventually([&] { return !running(); }));
+  if (running()) ::kill(server_pid, SIGKILL);
 }

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,9 +97,16 @@ ServerProcess::ServerProcess(std::vector<std::string> argv, int port,
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) fail("fork");
   if (pid_ == 0) {
+    // The server dies with the test binary, however that ends (a crash, a kill -9): no
+    // tessera-server or redis-server is left behind. (The signal comes when the forking thread
+    // ends: servers are started from the test's own thread, which outlives them.) A parent that
+    // died before prctl took effect is caught by the getppid check.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     int devnull = ::open("/dev/null", O_RDONLY);
@@ -281,9 +289,12 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
   std::vector<char*> args;
   for (auto& a : copy) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) fail("fork");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // as for servers: nothing outlives the test binary
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);

@@ -168,12 +168,10 @@ void cmd_client_getname(Session& s, Args) {
   }
 }
 void cmd_client_id(Session& s, Args) { s.reply().integer(static_cast<std::int64_t>(s.id())); }
-void cmd_client_setinfo(Session& s, Args) { s.reply().ok(); }  // lib-name / lib-ver: accepted
 void cmd_client_help(Session& s, Args) {
   write_help(s, "CLIENT",
              {"GETNAME", "    Return the name of the current connection.", "ID",
-              "    Return the ID of the current connection.", "SETINFO <option> <value>",
-              "    Accepted and ignored (lib-name, lib-ver).", "SETNAME <connection-name>",
+              "    Return the ID of the current connection.", "SETNAME <connection-name>",
               "    Assign the name <connection-name> to the current connection."});
 }
 
@@ -220,14 +218,6 @@ const CommandSpec kClientSubs[] = {
      .summary = "Returns the unique client ID of the connection.",
      .since = "5.0.0",
      .sync = cmd_client_id},
-    {.name = "setinfo",
-     .arity = 4,
-     .flags = kCmdFast,
-     .acl_categories = kClientAcl,
-     .group = "connection",
-     .summary = "Sets information specific to the client or connection (accepted, ignored).",
-     .since = "7.2.0",
-     .sync = cmd_client_setinfo},
     {.name = "setname",
      .arity = 3,
      .flags = kCmdFast,
