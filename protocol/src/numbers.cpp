@@ -94,9 +94,12 @@ std::string format_long_double(long double value) {
 }
 
 std::size_t format_double(double value, char (&buf)[kMaxDoubleChars]) noexcept {
+  // Spelled out rather than left to the C library: Redis writes these itself (addReplyDouble's
+  // isinf branch), and glibc's "%.17g" of NaN ("nan", "-nan" with the sign bit set) is what Redis
+  // 7.0 sends for NaN, so that is written the same way on every C library.
   const char* special = nullptr;
   if (std::isinf(value)) special = value > 0 ? "inf" : "-inf";
-  if (std::isnan(value)) special = "nan";
+  if (std::isnan(value)) special = std::signbit(value) ? "-nan" : "nan";
   if (special != nullptr) {
     const std::size_t len = std::strlen(special);
     std::memcpy(buf, special, len);

@@ -1,11 +1,14 @@
-// ReplyWriter and write_command: RESP2 encoding. Headers are formatted into a small stack buffer
-// and appended in one piece; payloads are appended as they are.
+// ReplyWriter and write_command: RESP2 and RESP3 encoding. Headers are formatted into a small
+// stack buffer and appended in one piece; payloads are appended as they are.
 #include "tessera/protocol/reply_writer.hpp"
 
 #include "tessera/protocol/ascii.hpp"
 
 #include <charconv>
 #include <cstddef>
+#include <stdexcept>
+
+#include "tessera/protocol/numbers.hpp"
 
 namespace tessera::protocol {
 namespace {
@@ -72,11 +75,70 @@ void ReplyWriter::bulk(std::string_view s) {
   out_->append(kCrlf);
 }
 
-void ReplyWriter::null_bulk() { out_->append("$-1\r\n"); }
-
 void ReplyWriter::array(std::size_t n) { append_size_header(*out_, '*', n); }
 
-void ReplyWriter::null_array() { out_->append("*-1\r\n"); }
+void ReplyWriter::null() { out_->append(resp3() ? "_\r\n" : "$-1\r\n"); }
+
+void ReplyWriter::null_bulk() { null(); }
+
+void ReplyWriter::null_array() { out_->append(resp3() ? "_\r\n" : "*-1\r\n"); }
+
+void ReplyWriter::map(std::size_t pairs) {
+  if (resp3()) {
+    append_size_header(*out_, '%', pairs);
+  } else {
+    append_size_header(*out_, '*', 2 * pairs);
+  }
+}
+
+void ReplyWriter::set(std::size_t n) { append_size_header(*out_, resp3() ? '~' : '*', n); }
+
+void ReplyWriter::push(std::size_t n) { append_size_header(*out_, resp3() ? '>' : '*', n); }
+
+void ReplyWriter::double_value(double v) {
+  char text[kMaxDoubleChars];
+  const std::size_t len = format_double(v, text);
+  if (resp3()) {
+    out_->push_back(',');
+  } else {
+    append_size_header(*out_, '$', len);
+  }
+  out_->append(text, len);
+  out_->append(kCrlf);
+}
+
+void ReplyWriter::boolean(bool v) {
+  if (resp3()) {
+    out_->append(v ? "#t\r\n" : "#f\r\n");
+  } else {
+    out_->append(v ? ":1\r\n" : ":0\r\n");
+  }
+}
+
+void ReplyWriter::verbatim(std::string_view text, std::string_view format) {
+  if (format.size() != 3) {
+    throw std::invalid_argument("ReplyWriter::verbatim: the format must be 3 bytes");
+  }
+  if (!resp3()) {
+    bulk(text);
+    return;
+  }
+  append_size_header(*out_, '=', text.size() + 4);
+  out_->append(format);
+  out_->push_back(':');
+  out_->append(text);
+  out_->append(kCrlf);
+}
+
+void ReplyWriter::big_number(std::string_view digits) {
+  if (!resp3()) {
+    bulk(digits);
+    return;
+  }
+  out_->push_back('(');
+  out_->append(digits);
+  out_->append(kCrlf);
+}
 
 void ReplyWriter::wrong_arity(std::string_view lowercase_name) {
   std::string& o = *out_;

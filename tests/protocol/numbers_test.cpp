@@ -167,11 +167,13 @@ TEST_CASE("format_double: addReplyDouble's text, as Redis 7.0.15 writes it") {
     CAPTURE(text);
     CHECK(format_double(value) == text);
   }
-  // Not reachable through Redis 7.0's commands (no command stores NaN or -0.0 as a score); these
-  // follow "%.17g" and the RESP3 spelling of NaN.
+  // NaN: EVAL "redis.setresp(3); return {double=0/0}" 0 gives ",-nan" (x86's 0/0 has the sign
+  // bit set) and {double=-(0/0)} gives ",nan".
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(format_double(std::copysign(nan, -1.0)) == "-nan");
+  CHECK(format_double(std::copysign(nan, 1.0)) == "nan");
+  // Not reachable through Redis 7.0's commands (no command stores -0.0 as a score): "%.17g".
   CHECK(format_double(-0.0) == "-0");
-  CHECK(format_double(std::numeric_limits<double>::quiet_NaN()) == "nan");
-  CHECK(format_double(-std::numeric_limits<double>::quiet_NaN()) == "nan");
   CHECK(format_double(-std::numeric_limits<double>::denorm_min()) == "-4.9406564584124654e-324");
   char buf[tessera::protocol::kMaxDoubleChars];
   CHECK(format_double(-2.2250738585072014e-308, buf) == 24);

@@ -1,8 +1,10 @@
-// ReplyWriter and write_command: exact RESP2 bytes and Redis's exact command-error texts.
+// ReplyWriter and write_command: exact RESP2 and RESP3 bytes and Redis's exact command-error texts.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,4 +133,119 @@ TEST_CASE("write_command: a multibulk of bulk strings") {
   tessera::protocol::write_command(out, args);
   tessera::protocol::write_command(out, std::vector<std::string_view>{});
   CHECK(out == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n*1\r\n$4\r\nPING\r\n*0\r\n");
+}
+
+// RESP3 and the RESP2 fallbacks. Every expected byte string below was captured from Debian's
+// redis-server 7.0.15 over a raw socket, before and after HELLO 3:
+//   GET missing, SET k v GET on a new key          $-1 / _
+//   CONFIG GET maxmemory (one pair)                *2 / %1
+//   SMEMBERS of {a}                                *1 / ~1
+//   ZSCORE of 0.1, inf, -inf                       $19 0.10000000000000001 / ,0.1..., ,inf, ,-inf
+//   EVAL "redis.setresp(3); return true|false" 0   :1 :0 / #t #f
+//   EVAL "return {double=0/0}" 0                   $4 -nan / ,-nan
+//   EVAL "return {verbatim_string=...}" 0, INFO    $8 hi there / =12 txt:hi there
+//   EVAL "return {big_number='-1234...'}" 0        $31 -1234... / (-1234...
+namespace {
+
+std::string written(tessera::protocol::RespVersion version, void (*write)(ReplyWriter&)) {
+  std::string out;
+  ReplyWriter w(out, version);
+  write(w);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reply writer: RESP3 types and Redis 7.0's RESP2 fallbacks, exact bytes") {
+  using tessera::protocol::RespVersion;
+  struct Case {
+    const char* what;
+    void (*write)(ReplyWriter&);
+    std::string_view resp2, resp3;
+  };
+  const Case cases[] = {
+      {"null", [](ReplyWriter& w) { w.null(); }, "$-1\r\n", "_\r\n"},
+      {"null_bulk", [](ReplyWriter& w) { w.null_bulk(); }, "$-1\r\n", "_\r\n"},
+      {"null_array", [](ReplyWriter& w) { w.null_array(); }, "*-1\r\n", "_\r\n"},
+      {"map (CONFIG GET maxmemory)",
+       [](ReplyWriter& w) {
+         w.map(1);
+         w.bulk("maxmemory");
+         w.bulk("0");
+       },
+       "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"},
+      {"empty map", [](ReplyWriter& w) { w.map(0); }, "*0\r\n", "%0\r\n"},
+      {"set (SMEMBERS)",
+       [](ReplyWriter& w) {
+         w.set(1);
+         w.bulk("a");
+       },
+       "*1\r\n$1\r\na\r\n", "~1\r\n$1\r\na\r\n"},
+      {"push",
+       [](ReplyWriter& w) {
+         w.push(2);
+         w.bulk("message");
+         w.integer(1);
+       },
+       "*2\r\n$7\r\nmessage\r\n:1\r\n", ">2\r\n$7\r\nmessage\r\n:1\r\n"},
+      {"double 0.1", [](ReplyWriter& w) { w.double_value(0.1); }, "$19\r\n0.10000000000000001\r\n",
+       ",0.10000000000000001\r\n"},
+      {"double 1.5", [](ReplyWriter& w) { w.double_value(1.5); }, "$3\r\n1.5\r\n", ",1.5\r\n"},
+      {"double inf",
+       [](ReplyWriter& w) { w.double_value(std::numeric_limits<double>::infinity()); },
+       "$3\r\ninf\r\n", ",inf\r\n"},
+      {"double -inf",
+       [](ReplyWriter& w) { w.double_value(-std::numeric_limits<double>::infinity()); },
+       "$4\r\n-inf\r\n", ",-inf\r\n"},
+      {"double 0/0 (-nan)",
+       [](ReplyWriter& w) {
+         w.double_value(std::copysign(std::numeric_limits<double>::quiet_NaN(), -1.0));
+       },
+       "$4\r\n-nan\r\n", ",-nan\r\n"},
+      {"boolean true", [](ReplyWriter& w) { w.boolean(true); }, ":1\r\n", "#t\r\n"},
+      {"boolean false", [](ReplyWriter& w) { w.boolean(false); }, ":0\r\n", "#f\r\n"},
+      {"verbatim", [](ReplyWriter& w) { w.verbatim("hi there"); }, "$8\r\nhi there\r\n",
+       "=12\r\ntxt:hi there\r\n"},
+      {"verbatim INFO keyspace",
+       [](ReplyWriter& w) { w.verbatim("# Keyspace\r\ndb0:keys=9,expires=0,avg_ttl=0\r\n"); },
+       "$44\r\n# Keyspace\r\ndb0:keys=9,expires=0,avg_ttl=0\r\n\r\n",
+       "=48\r\ntxt:# Keyspace\r\ndb0:keys=9,expires=0,avg_ttl=0\r\n\r\n"},
+      {"verbatim markdown", [](ReplyWriter& w) { w.verbatim("", "mkd"); }, "$0\r\n\r\n",
+       "=4\r\nmkd:\r\n"},
+      {"big number", [](ReplyWriter& w) { w.big_number("-123456789012345678901234567890"); },
+       "$31\r\n-123456789012345678901234567890\r\n", "(-123456789012345678901234567890\r\n"},
+      // Unchanged by the version.
+      {"the RESP2 types",
+       [](ReplyWriter& w) {
+         w.ok();
+         w.error("ERR x");
+         w.integer(7);
+         w.bulk("v");
+         w.array(0);
+       },
+       "+OK\r\n-ERR x\r\n:7\r\n$1\r\nv\r\n*0\r\n", "+OK\r\n-ERR x\r\n:7\r\n$1\r\nv\r\n*0\r\n"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    CHECK(written(RespVersion::kResp2, c.write) == c.resp2);
+    CHECK(written(RespVersion::kResp3, c.write) == c.resp3);
+  }
+}
+
+TEST_CASE("reply writer: the version is per writer and can change between replies") {
+  using tessera::protocol::RespVersion;
+  std::string out;
+  ReplyWriter w(out);
+  CHECK(w.version() == RespVersion::kResp2);
+  CHECK_FALSE(w.resp3());
+  w.null();
+  w.set_version(RespVersion::kResp3);  // HELLO 3
+  CHECK(w.resp3());
+  w.null();
+  w.set_version(RespVersion::kResp2);  // HELLO 2
+  w.null();
+  CHECK(out == "$-1\r\n_\r\n$-1\r\n");
+  CHECK_THROWS_AS(w.verbatim("x", "text"), std::invalid_argument);
+  CHECK_THROWS_AS(w.verbatim("x", ""), std::invalid_argument);
+  CHECK(out == "$-1\r\n_\r\n$-1\r\n");  // nothing written by a refused call
 }

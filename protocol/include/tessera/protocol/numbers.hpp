@@ -36,7 +36,8 @@ std::string format_long_double(long double value);
 
 // The text of a double reply, as Redis 7.0's addReplyDouble writes it: "%.17g" ("1.5",
 // "0.10000000000000001", "1.0000000000000001e+300", "3", "-0"), with infinities as "inf" and
-// "-inf", and NaN as "nan" (the RESP3 spelling; glibc would print "-nan" for a negative NaN).
+// "-inf", and NaN as glibc's "%.17g" writes it: "nan", or "-nan" with the sign bit set (what
+// x86's 0/0 gives; Redis 7.0.15 sends ",-nan" for a Lua script's {double=0/0}).
 // Writes at most kMaxDoubleChars bytes to `buf` and returns how many.
 inline constexpr std::size_t kMaxDoubleChars = 32;
 std::size_t format_double(double value, char (&buf)[kMaxDoubleChars]) noexcept;
