@@ -1,7 +1,9 @@
-// ReplyReader: every RESP2 reply type, nested arrays, limits and malformed streams, each at every
-// fragmentation (whole, and pieces of 100, 10, 5, 2, 1 bytes).
+// ReplyReader: every RESP2 and RESP3 reply type, nested aggregates, attributes, streamed types,
+// limits and malformed streams, each at every fragmentation (whole, and pieces of 100, 10, 5, 2, 1
+// bytes).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +37,44 @@ struct StringMaker<ReadOutcome> {
 
 namespace {
 
-Reply simple(std::string s) { return {Reply::Type::kSimple, std::move(s), 0, {}}; }
-Reply err(std::string s) { return {Reply::Type::kError, std::move(s), 0, {}}; }
-Reply integer(std::int64_t v) { return {Reply::Type::kInteger, {}, v, {}}; }
-Reply bulk(std::string s) { return {Reply::Type::kBulk, std::move(s), 0, {}}; }
-Reply null() { return {Reply::Type::kNull, {}, 0, {}}; }
-Reply null_array() { return {Reply::Type::kNullArray, {}, 0, {}}; }
-Reply array(std::vector<Reply> e) { return {Reply::Type::kArray, {}, 0, std::move(e)}; }
+Reply make(Reply::Type type, std::string str = {}, std::int64_t integer = 0) {
+  Reply r;
+  r.type = type;
+  r.str = std::move(str);
+  r.integer = integer;
+  return r;
+}
+Reply simple(std::string s) { return make(Reply::Type::kSimple, std::move(s)); }
+Reply err(std::string s) { return make(Reply::Type::kError, std::move(s)); }
+Reply integer(std::int64_t v) { return make(Reply::Type::kInteger, {}, v); }
+Reply bulk(std::string s) { return make(Reply::Type::kBulk, std::move(s)); }
+Reply null() { return make(Reply::Type::kNull); }
+Reply null_array() { return make(Reply::Type::kNullArray); }
+Reply aggregate(Reply::Type type, std::vector<Reply> e) {
+  Reply r = make(type);
+  r.elements = std::move(e);
+  return r;
+}
+Reply array(std::vector<Reply> e) { return aggregate(Reply::Type::kArray, std::move(e)); }
+Reply map(std::vector<Reply> e) { return aggregate(Reply::Type::kMap, std::move(e)); }
+Reply set(std::vector<Reply> e) { return aggregate(Reply::Type::kSet, std::move(e)); }
+Reply push(std::vector<Reply> e) { return aggregate(Reply::Type::kPush, std::move(e)); }
+Reply boolean(bool v) { return make(Reply::Type::kBoolean, {}, v ? 1 : 0); }
+Reply dbl(std::string text, double v) {
+  Reply r = make(Reply::Type::kDouble, std::move(text));
+  r.number = v;
+  return r;
+}
+Reply big(std::string digits) { return make(Reply::Type::kBigNumber, std::move(digits)); }
+Reply verbatim(std::string format, std::string text) {
+  Reply r = make(Reply::Type::kVerbatim, std::move(text));
+  r.format = std::move(format);
+  return r;
+}
+Reply with_attributes(Reply r, std::vector<Reply> attributes) {
+  r.attributes = std::move(attributes);
+  return r;
+}
 
 void check_all(std::string_view input, const std::vector<Reply>& replies,
                std::string_view error = {}, ReaderLimits limits = {}) {
@@ -156,7 +189,7 @@ TEST_CASE("reply reader: limits") {
   limits.max_depth = 2;
   check_all("*1\r\n*1\r\n:1\r\n", {array({array({integer(1)})})}, {}, limits);
   check_all("*1\r\n*1\r\n*0\r\n", {array({array({array({})})})}, {}, limits);
-  check_all("*1\r\n*1\r\n*1\r\n", {}, "Protocol error: arrays nested too deep", limits);
+  check_all("*1\r\n*1\r\n*1\r\n", {}, "Protocol error: aggregates nested too deep", limits);
 }
 
 TEST_CASE("reply reader: a hostile header allocates nothing up front") {
@@ -246,4 +279,143 @@ TEST_CASE("reply reader: a reader moved mid-reply carries on") {
   a.feed("+OK\r\n");  // NOLINT(bugprone-use-after-move)
   REQUIRE(a.next(out) == ReplyReader::Status::kReply);
   CHECK(out == simple("OK"));
+}
+
+// The bytes below are what Debian's redis-server 7.0.15 sent after HELLO 3 (raw socket capture).
+TEST_CASE("reply reader: RESP3 replies of Redis 7.0.15") {
+  check_all(
+      "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n"
+      "$2\r\nid\r\n:5\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+      "$7\r\nmodules\r\n*0\r\n",
+      {map({bulk("server"), bulk("redis"), bulk("version"), bulk("7.0.15"), bulk("proto"),
+            integer(3), bulk("id"), integer(5), bulk("mode"), bulk("standalone"), bulk("role"),
+            bulk("master"), bulk("modules"), array({})})});
+  check_all("=48\r\ntxt:# Keyspace\r\ndb0:keys=9,expires=0,avg_ttl=0\r\n\r\n",
+            {verbatim("txt", "# Keyspace\r\ndb0:keys=9,expires=0,avg_ttl=0\r\n")});
+  check_all("*2\r\n$1\r\nv\r\n_\r\n_\r\n", {array({bulk("v"), null()}), null()});
+  check_all("%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", {map({bulk("maxmemory"), bulk("0")})});
+  check_all("~2\r\n$1\r\nb\r\n$1\r\na\r\n", {set({bulk("b"), bulk("a")})});
+  check_all(",1.5\r\n,0.10000000000000001\r\n,1.2345678901234568e+17\r\n",
+            {dbl("1.5", 1.5), dbl("0.10000000000000001", 0.1),
+             dbl("1.2345678901234568e+17", 1.2345678901234568e+17)});
+  check_all("#t\r\n#f\r\n(-123456789012345678901234567890\r\n",
+            {boolean(true), boolean(false), big("-123456789012345678901234567890")});
+}
+
+TEST_CASE("reply reader: RESP3 doubles inf, -inf and nan keep their text") {
+  for (const std::string_view text : {"inf", "-inf", "nan", "-nan"}) {
+    CAPTURE(text);
+    ReplyReader r;
+    r.feed("," + std::string(text) + "\r\n");
+    Reply out;
+    REQUIRE(r.next(out) == ReplyReader::Status::kReply);
+    CHECK(out.type == Reply::Type::kDouble);
+    CHECK(out.str == text);
+    if (text.find("inf") != std::string_view::npos) {
+      CHECK(std::isinf(out.number));
+      CHECK((out.number < 0) == (text[0] == '-'));
+    } else {
+      CHECK(std::isnan(out.number));
+    }
+  }
+}
+
+TEST_CASE("reply reader: RESP3 blob errors, pushes and nesting") {
+  check_all("!22\r\nSYNTAX invalid\r\nsyntax\r\n", {err("SYNTAX invalid\r\nsyntax")});
+  check_all(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n+OK\r\n",
+            {push({bulk("message"), bulk("ch"), bulk("x")}), simple("OK")});
+  check_all("%2\r\n~1\r\n:1\r\n%0\r\n*1\r\n,2\r\n_\r\n",
+            {map({set({integer(1)}), map({}), array({dbl("2", 2)}), null()})});
+  check_all("=4\r\nmkd:\r\n", {verbatim("mkd", "")});
+}
+
+TEST_CASE("reply reader: RESP3 attributes go with the value that follows them") {
+  // At the top: the attribute, then the reply it describes.
+  check_all("|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.1923\r\n*2\r\n:2039123\r\n:9543892\r\n",
+            {with_attributes(array({integer(2039123), integer(9543892)}),
+                             {simple("key-popularity"), map({bulk("a"), dbl("0.1923", 0.1923)})})});
+  // Inside an aggregate: not counted as an element.
+  check_all("*2\r\n:1\r\n|1\r\n+ttl\r\n:3600\r\n:2\r\n+after\r\n",
+            {array({integer(1), with_attributes(integer(2), {simple("ttl"), integer(3600)})}),
+             simple("after")});
+  // An empty attribute still attaches (as an empty list) and counts for nothing.
+  check_all("|0\r\n+OK\r\n", {simple("OK")});
+}
+
+TEST_CASE("reply reader: RESP3 streamed strings and aggregates") {
+  check_all("$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;2\r\nld\r\n;0\r\n+next\r\n",
+            {bulk("Hello world"), simple("next")});
+  check_all("$?\r\n;0\r\n", {bulk("")});
+  check_all("*?\r\n:1\r\n$?\r\n;1\r\na\r\n;0\r\n*?\r\n.\r\n.\r\n",
+            {array({integer(1), bulk("a"), array({})})});
+  check_all("%?\r\n+a\r\n:1\r\n+b\r\n:2\r\n.\r\n",
+            {map({simple("a"), integer(1), simple("b"), integer(2)})});
+  check_all("~?\r\n+a\r\n.\r\n>?\r\n.\r\n", {set({simple("a")}), push({})});
+  check_all("*?\r\n|1\r\n+k\r\n+v\r\n:1\r\n.\r\n",
+            {array({with_attributes(integer(1), {simple("k"), simple("v")})})});
+}
+
+TEST_CASE("reply reader: malformed RESP3") {
+  check_all("_x\r\n", {}, "Protocol error: invalid null");
+  check_all("#x\r\n", {}, "Protocol error: invalid boolean");
+  check_all("#tt\r\n", {}, "Protocol error: invalid boolean");
+  check_all(",\r\n", {}, "Protocol error: invalid double");
+  check_all(",1.5x\r\n", {}, "Protocol error: invalid double");
+  check_all(",+1\r\n", {}, "Protocol error: invalid double");
+  check_all("(\r\n", {}, "Protocol error: invalid big number");
+  check_all("(12a\r\n", {}, "Protocol error: invalid big number");
+  check_all("!-1\r\n", {}, "Protocol error: invalid blob length");
+  check_all("=3\r\ntxt\r\n", {}, "Protocol error: verbatim string without a format");
+  check_all("=5\r\ntxt!x\r\n", {}, "Protocol error: verbatim string without a format");
+  check_all("%-1\r\n", {}, "Protocol error: invalid aggregate length");
+  check_all("~x\r\n", {}, "Protocol error: invalid aggregate length");
+  check_all(".\r\n", {}, "Protocol error: unexpected '.'");
+  check_all("*1\r\n.\r\n", {}, "Protocol error: unexpected '.'");
+  check_all("%?\r\n+a\r\n.\r\n", {}, "Protocol error: a map with a key and no value");
+  check_all("*?\r\n|1\r\n+k\r\n+v\r\n.\r\n", {}, "Protocol error: an attribute without a value");
+  check_all("$?\r\n+x\r\n", {}, "Protocol error: expected a ';' chunk in a streamed string");
+  check_all("$?\r\n;x\r\n", {}, "Protocol error: invalid chunk length");
+  check_all("$?\r\n;-1\r\n", {}, "Protocol error: invalid chunk length");
+  check_all("$?\r\n;2\r\nabXY", {}, "Protocol error: bulk string not terminated by CRLF");
+}
+
+TEST_CASE("reply reader: RESP3 limits") {
+  ReaderLimits limits;
+  limits.max_elements = 4;
+  check_all("%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n",
+            {map({integer(1), integer(2), integer(3), integer(4)})}, {}, limits);
+  check_all("%3\r\n", {}, "Protocol error: invalid aggregate length", limits);
+  check_all("*?\r\n:1\r\n:2\r\n:3\r\n:4\r\n.\r\n",
+            {array({integer(1), integer(2), integer(3), integer(4)})}, {}, limits);
+  check_all("*?\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5\r\n", {},
+            "Protocol error: too many elements in a streamed aggregate", limits);
+  limits = {};
+  limits.max_bulk_len = 4;
+  check_all("$?\r\n;2\r\nab\r\n;2\r\ncd\r\n;0\r\n", {bulk("abcd")}, {}, limits);
+  check_all("$?\r\n;2\r\nab\r\n;3\r\n", {}, "Protocol error: invalid chunk length", limits);
+  check_all("=5\r\n", {}, "Protocol error: invalid blob length", limits);
+  limits = {};
+  limits.max_depth = 1;
+  check_all("~1\r\n:1\r\n", {set({integer(1)})}, {}, limits);
+  check_all("~1\r\n%?\r\n", {}, "Protocol error: aggregates nested too deep", limits);
+  check_all("|1\r\n|1\r\n", {}, "Protocol error: aggregates nested too deep", limits);
+}
+
+TEST_CASE("reply reader: ReplyWriter's RESP3 output round-trips") {
+  std::string input;
+  ReplyWriter w(input, tessera::protocol::RespVersion::kResp3);
+  w.map(2);
+  w.bulk("k");
+  w.set(2);
+  w.boolean(true);
+  w.boolean(false);
+  w.verbatim("text\r\n");
+  w.double_value(-2.5);
+  w.push(1);
+  w.big_number("12345678901234567890");
+  w.null();
+  w.null_array();
+  check_all(input, {map({bulk("k"), set({boolean(true), boolean(false)}),
+                         verbatim("txt", "text\r\n"), dbl("-2.5", -2.5)}),
+                    push({big("12345678901234567890")}), null(), null()});
 }
