@@ -1,11 +1,12 @@
-// libFuzzer target for ReplyReader.
+// libFuzzer target for ReplyReader (RESP2 and RESP3).
 //
 // Input: one config byte, then the bytes a server sends. Bit 0 picks tiny limits; the other bits
 // seed the split of the input into pieces. Properties checked (a violation traps, on top of
 // ASan/UBSan):
 //  - the outcome (replies and error) is the same whole and split into arbitrary pieces;
 //  - every reply respects the limits (depth, elements, bulk length);
-//  - every reply re-encoded as RESP2 reads back to an equal reply.
+//  - every reply re-encoded (RESP3's counted forms; streamed ones read back as counted) reads back
+//    to an equal reply.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,44 +25,95 @@ using tessera::protocol::ReaderLimits;
 using tessera::protocol::Reply;
 using tessera::protocol::ReplyReader;
 
-// Plain RESP2 encoding, byte-exact for what the reader accepts (simple strings and errors hold
-// no '\r', since the reader ends a line at the first one).
+// Plain RESP2/RESP3 encoding (counted forms, never streamed), byte-exact for what the reader
+// accepts: simple strings hold no '\r' (the reader ends a line at the first one), and an error
+// that holds a CR or LF came as a blob error. An attribute is written before its value.
 void encode(const Reply& r, std::string& out) {
+  auto count = [&out](char type, std::size_t n) { out += type + std::to_string(n) + "\r\n"; };
+  auto blob = [&](char type, std::string_view body) {
+    count(type, body.size());
+    out.append(body);
+    out += "\r\n";
+  };
+  auto elements = [&](char type, const std::vector<Reply>& e, std::size_t n) {
+    count(type, n);
+    for (const Reply& x : e) encode(x, out);
+  };
+  if (!r.attributes.empty()) elements('|', r.attributes, r.attributes.size() / 2);
   switch (r.type) {
     case Reply::Type::kSimple:
       out += "+" + r.str + "\r\n";
       break;
     case Reply::Type::kError:
-      out += "-" + r.str + "\r\n";
+      if (r.str.find_first_of("\r\n") == std::string::npos) {
+        out += "-" + r.str + "\r\n";
+      } else {
+        blob('!', r.str);
+      }
       break;
     case Reply::Type::kInteger:
       out += ":" + std::to_string(r.integer) + "\r\n";
       break;
     case Reply::Type::kBulk:
-      out += "$" + std::to_string(r.str.size()) + "\r\n" + r.str + "\r\n";
+      blob('$', r.str);
       break;
     case Reply::Type::kNull:
-      out += "$-1\r\n";
+      out += "_\r\n";
       break;
     case Reply::Type::kNullArray:
       out += "*-1\r\n";
       break;
+    case Reply::Type::kDouble:
+      out += "," + r.str + "\r\n";
+      break;
+    case Reply::Type::kBoolean:
+      out += r.integer != 0 ? "#t\r\n" : "#f\r\n";
+      break;
+    case Reply::Type::kBigNumber:
+      out += "(" + r.str + "\r\n";
+      break;
+    case Reply::Type::kVerbatim:
+      blob('=', r.format + ":" + r.str);
+      break;
     case Reply::Type::kArray:
-      out += "*" + std::to_string(r.elements.size()) + "\r\n";
-      for (const Reply& e : r.elements) encode(e, out);
+      elements('*', r.elements, r.elements.size());
+      break;
+    case Reply::Type::kSet:
+      elements('~', r.elements, r.elements.size());
+      break;
+    case Reply::Type::kPush:
+      elements('>', r.elements, r.elements.size());
+      break;
+    case Reply::Type::kMap:
+      elements('%', r.elements, r.elements.size() / 2);
+      break;
+    case Reply::Type::kAttribute:
+      require(false);  // never returned: an attribute goes with the value after it
       break;
   }
 }
 
+// Every aggregate (attributes included) within max_elements and max_depth, every blob within
+// max_bulk_len, maps with whole pairs, a verbatim format of 3 bytes.
 void check_limits(const Reply& r, const ReaderLimits& limits, std::size_t depth) {
-  require(r.str.size() <= limits.max_bulk_len || r.type != Reply::Type::kBulk);
-  if (r.type == Reply::Type::kArray) {
-    require(depth < limits.max_depth || r.elements.empty());  // max_depth bounds the stack
-    require(r.elements.size() <= limits.max_elements);
-    for (const Reply& e : r.elements) check_limits(e, limits, depth + 1);
+  auto aggregate = [&](const std::vector<Reply>& e) {
+    require(depth < limits.max_depth || e.empty());  // max_depth bounds the stack
+    require(e.size() <= limits.max_elements);
+    for (const Reply& x : e) check_limits(x, limits, depth + 1);
+  };
+  require(r.attributes.size() % 2 == 0);
+  aggregate(r.attributes);
+  if (r.is_aggregate()) {
+    require(r.type != Reply::Type::kMap || r.elements.size() % 2 == 0);
+    aggregate(r.elements);
   } else {
     require(r.elements.empty());
   }
+  if (r.type == Reply::Type::kBulk || r.type == Reply::Type::kVerbatim) {
+    require(r.str.size() <= limits.max_bulk_len);
+  }
+  require(r.type != Reply::Type::kVerbatim || r.format.size() == 3);
+  require(r.type != Reply::Type::kBoolean || r.integer == 0 || r.integer == 1);
 }
 
 std::string run(std::string_view data, const ReaderLimits& limits, std::uint32_t split_seed,
