@@ -154,6 +154,9 @@ void Connection::fail_io(const error_code& ec, const std::string& what, bool con
 }
 
 asio::awaitable<void> Connection::connect(const ClientOptions& options) {
+  if (options.protocol != 2 && options.protocol != 3) {
+    throw std::invalid_argument("tessera::client: ClientOptions::protocol must be 2 or 3");
+  }
   Busy busy(busy_);
   close("reconnecting");
   reader_.emplace();
@@ -176,20 +179,36 @@ asio::awaitable<void> Connection::connect(const ClientOptions& options) {
     }
     state_->socket.set_option(tcp::no_delay(true), ec);
   }
-  if (options.password) {
-    std::vector<std::string_view> argv{"AUTH"};
-    if (options.username) argv.push_back(*options.username);
-    argv.push_back(*options.password);
+  // HELLO 3 carries the credentials itself (HELLO 3 AUTH user pass); under RESP2 it is AUTH.
+  if (options.protocol == 3 || options.password) {
+    const bool hello = options.protocol == 3;
+    std::vector<std::string_view> argv;
+    if (hello) argv = {"HELLO", "3"};
+    if (options.password) {
+      argv.push_back("AUTH");
+      if (options.username) {
+        argv.push_back(*options.username);
+      } else if (hello) {
+        argv.push_back("default");  // HELLO's AUTH always names the user
+      }
+      argv.push_back(*options.password);
+    }
     std::string bytes;
     protocol::write_command(bytes, argv);
+    const std::string_view what = hello ? "HELLO" : "AUTH";
     protocol::Reply reply;
     auto keep = [&](std::size_t, protocol::Reply& r) { reply = std::move(r); };
     busy_ = false;  // round_trip takes the flag itself
-    co_await round_trip(bytes, 1, ReplySink(keep), options.connect_timeout, "AUTH");
+    co_await round_trip(bytes, 1, ReplySink(keep), options.connect_timeout, what);
     busy_ = true;
     if (reply.type == protocol::Reply::Type::kError) {
-      close("AUTH rejected");
-      throw ServerError("AUTH", std::move(reply.str));
+      close(std::string(what) + " rejected");
+      throw ServerError(what, std::move(reply.str));
+    }
+    if (hello && reply.type != protocol::Reply::Type::kMap) {
+      close("HELLO 3 answered without a map");
+      throw ProtocolError("tessera::client: HELLO 3 to " + peer_ +
+                          ": expected a RESP3 map reply (connection closed)");
     }
   }
   closed_reason_.clear();

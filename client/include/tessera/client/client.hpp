@@ -1,4 +1,4 @@
-// tessera::client::Client: a blocking RESP2 client for Tessera and Redis.
+// tessera::client::Client: a blocking RESP2/RESP3 client for Tessera and Redis.
 //
 // Design: a Client owns one TCP connection and a private single-threaded Asio io_context. Every
 // call encodes its command with protocol::write_command, writes it, and reads its reply with
@@ -143,8 +143,9 @@ class Client {
   // PING: the server's status reply ("PONG").
   std::string ping();
 
-  // Any command; returns the reply as a value of any RESP2 type (nested error replies inside an
-  // array stay values). A top-level error reply throws ServerError.
+  // Any command; returns the reply as a value of any RESP2 or RESP3 type (with
+  // ClientOptions::protocol = 3: maps, sets, doubles, booleans, verbatim strings, pushes). Nested
+  // error replies inside an aggregate stay values; a top-level error reply throws ServerError.
   template <CommandArg... Args>
   requires(sizeof...(Args) >= 1) Reply command(const Args&... args) {
     detail::ArgvBuilder b;

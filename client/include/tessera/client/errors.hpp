@@ -11,7 +11,8 @@
 //   ConnectionError  the connection could not be made (refused, name not resolved) or was lost
 //                    (closed or reset by the peer, or never opened). reason() tells which. Call
 //                    reconnect() to go on.
-//   ProtocolError    the bytes from the server are not valid RESP2, or a reply has a shape the
+//   ProtocolError    the bytes from the server are not valid RESP2/RESP3, or a reply has a shape
+//   the
 //                    command cannot have (GET answered with an array). The connection is closed.
 //
 // Pipelines are the one exception to "error replies throw": Pipeline execution returns every reply,

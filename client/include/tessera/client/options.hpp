@@ -19,6 +19,11 @@ struct ClientOptions {
   // Sent as AUTH [username] password right after every connect and reconnect.
   std::optional<std::string> password{};
   std::optional<std::string> username{};
+  // 2: RESP2, nothing sent on connect but AUTH. 3: every connect and reconnect opens with
+  // HELLO 3 [AUTH username-or-default password], and replies come in RESP3's types (maps, sets,
+  // doubles, booleans, verbatim strings, nulls as `_`); the typed calls return the same either
+  // way. A server that refuses HELLO 3 (Redis 5, "NOPROTO ...") fails the connect with ServerError.
+  int protocol = 2;
 };
 
 }  // namespace tessera::client
