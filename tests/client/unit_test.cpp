@@ -168,6 +168,30 @@ TEST_CASE("benchmark: redis-benchmark's flags") {
   CHECK_THROWS_AS(bench::parse_options(2, missing), std::invalid_argument);
   const char* unknown[] = {"x", "--cluster"};
   CHECK_THROWS_AS(bench::parse_options(2, unknown), std::invalid_argument);
+
+  // -h is the host (as in redis-benchmark); help is --help only, and lists every flag.
+  const char* help[] = {"x", "--help"};
+  CHECK(bench::parse_options(2, help).help);
+  const char* host_only[] = {"x", "-h"};
+  CHECK_THROWS_AS(bench::parse_options(2, host_only), std::invalid_argument);
+  const std::string usage = bench::usage();
+  for (const char* flag : {"-h", "-p", "-a", "--user", "-c", "-n", "-d", "-r", "-P", "-t",
+                           "--threads", "--csv", "-q", "--precision", "--help"}) {
+    CAPTURE(flag);
+    CHECK(usage.find(std::string(" ") + flag + " ") != std::string::npos);
+  }
+  // A repeated flag takes its last value; the port and the precision keep their ranges.
+  const char* repeated[] = {"x", "-c", "3", "-c", "4"};
+  CHECK_EQ(bench::parse_options(5, repeated).clients, 4u);
+  const char* bad_port[] = {"x", "-p", "65536"};
+  CHECK_THROWS_AS(bench::parse_options(3, bad_port), std::invalid_argument);
+  const char* bad_precision[] = {"x", "--precision", "10"};
+  CHECK_THROWS_AS(bench::parse_options(3, bad_precision), std::invalid_argument);
+  const char* defaults[] = {"x"};
+  const auto d = bench::parse_options(1, defaults);
+  CHECK_EQ(d.host, "127.0.0.1");
+  CHECK_EQ(d.tests, std::vector<std::string>{"ping", "set", "get"});
+  CHECK_FALSE(d.help);
 }
 
 TEST_CASE("benchmark: report formats") {

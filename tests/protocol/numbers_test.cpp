@@ -113,7 +113,9 @@ TEST_CASE("parse_long_double: string2ld's grammar") {
       {"+3", 3.0L},         {".5", 0.5L},          {"5.", 5.0L}, {"0x10", 16.0L},
       {"-2.5e3", -2500.0L}, {"1e-4940", 1e-4940L},  // a denormal: ERANGE, but not zero
   };
-  for (const auto& [text, expected] : good) {
+  for (const auto& entry : good) {  // no structured bindings: clang 14 cannot capture them
+    const std::string_view text = entry.first;
+    const long double expected = entry.second;
     CAPTURE(text);
     long double v = 0;
     CHECK(parse_long_double(text, v));
@@ -163,7 +165,9 @@ TEST_CASE("format_double: addReplyDouble's text, as Redis 7.0.15 writes it") {
       {0.0, "0"},
       {3.0, "3"},
   };
-  for (const auto& [value, text] : cases) {
+  for (const auto& entry : cases) {
+    const double value = entry.first;
+    const std::string_view text = entry.second;
     CAPTURE(text);
     CHECK(format_double(value) == text);
   }
