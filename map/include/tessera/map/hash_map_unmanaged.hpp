@@ -127,19 +127,40 @@ class HashMapUnmanaged {
   std::size_t memory_bytes() const noexcept {
     return metadata_ ? layout(header()->capacity).total : 0;
   }
+  // The raw counters stats() is computed from, O(1). The segmented map (segmented_map.hpp) keeps
+  // its totals by adding up how each operation changed them in the segment it touched.
+  struct Counters {
+    Size count = 0;
+    Size capacity = 0;
+    Size tombstones = 0;
+    Size max_displacement = 0;             // see Header
+    std::uint64_t displacement_total = 0;  // see Header
+    std::uint64_t grows = 0;
+    std::uint64_t rehashes = 0;
+  };
+  Counters counters() const noexcept {
+    if (!metadata_) return Counters{};
+    const Header* h = header();
+    return Counters{
+        size_,    h->capacity, h->tombstones, h->max_displacement, h->displacement_total,
+        h->grows, h->rehashes};
+  }
+  // The size of the one block a table of `cap` slots allocates (0 for none).
+  static constexpr std::size_t block_bytes(Size cap) noexcept {
+    return cap ? layout(cap).total : 0;
+  }
   // The table block is memory_bytes.
   MapStats stats() const noexcept {
+    const Counters c = counters();
     MapStats s;
-    if (!metadata_) return s;
-    const Header* h = header();
-    s.count = size_;
-    s.capacity = h->capacity;
-    s.tombstones = h->tombstones;
-    s.memory_bytes = layout(h->capacity).total;
-    s.max_probe = size_ ? h->max_displacement + 1 : 0;
-    s.mean_probe = size_ ? 1.0 + static_cast<double>(h->displacement_total) / size_ : 0.0;
-    s.grows = h->grows;
-    s.rehashes = h->rehashes;
+    s.count = c.count;
+    s.capacity = c.capacity;
+    s.tombstones = c.tombstones;
+    s.memory_bytes = block_bytes(c.capacity);
+    s.max_probe = c.count ? c.max_displacement + 1 : 0;
+    s.mean_probe = c.count ? 1.0 + static_cast<double>(c.displacement_total) / c.count : 0.0;
+    s.grows = c.grows;
+    s.rehashes = c.rehashes;
     return s;
   }
 
@@ -669,18 +690,45 @@ class HashMapUnmanaged {
     std::size_t emitted = 0;
     std::size_t visits = 0;
     do {
-      const auto b = static_cast<Size>(cursor & mask);
-      Size i = b;
-      for (Size n = 0; n < cap && metadata_[i] != detail::kFree; ++n, i = (i + 1) & mask) {
-        if (!(metadata_[i] & detail::kUsedBit)) continue;
-        if ((ctx.hash(keys()[i]) & mask) != b) continue;
-        fn(std::as_const(keys()[i]), std::as_const(*value_slot(i)));
-        ++emitted;
-      }
+      emitted += scan_bucket(static_cast<Size>(cursor & mask), fn, ctx);
       cursor = detail::next_cursor(cursor, mask);
       ++visits;
     } while (cursor != 0 && emitted < count && visits < max_visits);
     return cursor;
+  }
+
+  // Passes fn every key whose home is `bucket` (< capacity()), with its value; returns how many.
+  // They all lie in the probe run from `bucket` to the first free slot (scan's note says why).
+  template <class Fn>
+  std::size_t scan_bucket(Size bucket, Fn& fn, const Ctx& ctx = Ctx{}) const {
+    if (size_ == 0) return 0;
+    const Size cap = header()->capacity;
+    const Size mask = cap - 1;
+    std::size_t emitted = 0;
+    Size i = bucket;
+    for (Size n = 0; n < cap && metadata_[i] != detail::kFree; ++n, i = (i + 1) & mask) {
+      if (!(metadata_[i] & detail::kUsedBit)) continue;
+      if ((ctx.hash(keys()[i]) & mask) != bucket) continue;
+      fn(std::as_const(keys()[i]), std::as_const(*value_slot(i)));
+      ++emitted;
+    }
+    return emitted;
+  }
+
+  // ---- redistribution (the segmented map's split and merge) -------------------------------------
+
+  // Moves an entry whose key is known to be absent, with its hash h under this map's context, into
+  // the first non-used slot from its home: no search, no hashing, no allocation. Requires
+  // available() > 0 (the caller sized the table first).
+  void insert_moved(Hash h, K&& key, StoredValue&& value) noexcept {
+    const Size i = slot_for_absent(h);
+    ::new (static_cast<void*>(keys() + i)) K(std::move(key));
+    if constexpr (kStoresValues) {
+      ::new (static_cast<void*>(values() + i)) StoredValue(std::move(value));
+    } else {
+      (void)value;
+    }
+    commit_insert(i, h);
   }
 
   // ---- checking (tests, debugging) --------------------------------------------------------------
