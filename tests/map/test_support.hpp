@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -114,6 +115,7 @@ struct SeededContext {
 struct AllocState {
   long fail_after = -1;
   long live_bytes = 0;
+  long peak_bytes = 0;  // the most live at any moment
   long allocations = 0;
 };
 template <class T>
@@ -128,6 +130,7 @@ struct FailingAllocator {
     if (state->fail_after > 0) --state->fail_after;
     ++state->allocations;
     state->live_bytes += static_cast<long>(n * sizeof(T));
+    state->peak_bytes = std::max(state->peak_bytes, state->live_bytes);
     return std::allocator<T>().allocate(n);
   }
   void deallocate(T* p, std::size_t n) noexcept {

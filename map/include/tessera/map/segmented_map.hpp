@@ -112,6 +112,8 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <memory>
 #include <new>
@@ -254,6 +256,18 @@ class SegmentedHashMap {
     return insert_with(key, [&](Table& t) {
       return t.put_ctx(alloc_, std::forward<Q>(key), ctx_, std::forward<VV>(value)...);
     });
+  }
+  // Inserts a key the caller promises is absent (a present key aborts in debug builds, as in the
+  // engine; in release builds its value is overwritten).
+  template <InsertKey<Ctx, K> Q, class... VV>
+  void put_no_clobber(Q&& key, VV&&... value) requires AtMostOneValue<VV...> {
+    [[maybe_unused]] const bool inserted = put(std::forward<Q>(key), std::forward<VV>(value)...);
+#ifndef NDEBUG
+    if (!inserted) {
+      std::fprintf(stderr, "tessera::map: a no_clobber insert of a key that is present\n");
+      std::abort();
+    }
+#endif
   }
   // Like put, and returns the previous key and value when there was one.
   template <InsertKey<Ctx, K> Q, class VV>
@@ -658,12 +672,18 @@ class SegmentedHashMap {
   // grows or splits a full segment first (design note, GROWTH). Strong guarantee.
   template <class Q, class HA>
   Segment* segment_for_insert(const Q& q, const HA& ha, Hash h) {
-    if (!dir_) init_directory();
+    const bool first = dir_ == nullptr;
+    if (first) init_directory();
     Segment* s = segment_for(h);
     if (s->table.available() != 0 || s->table.contains_adapted(q, ha)) return s;
     const auto t0 = std::chrono::steady_clock::now();
-    std::size_t moved = s->table.count();
-    if (s->table.capacity() < MaxSegmentCapacity || !split(s)) grow(s);
+    const std::size_t moved = s->table.count();
+    try {
+      if (s->table.capacity() < MaxSegmentCapacity || !split(s)) grow(s);
+    } catch (...) {
+      if (first) clear_and_free();  // back to no directory at all
+      throw;
+    }
     note_step(t0, moved);
     return segment_for(h);
   }
@@ -779,8 +799,10 @@ class SegmentedHashMap {
     try {
       lower = new_segment(s->prefix << 1, d + 1);
       upper = new_segment((s->prefix << 1) | 1, d + 1);
-      lower->table.ensure_total_capacity(alloc_, n - ones, ctx_);
-      upper->table.ensure_total_capacity(alloc_, ones, ctx_);
+      // Each half has room for the entry being inserted too, so the insert after the split never
+      // allocates (and cannot fail leaving a split behind).
+      lower->table.ensure_total_capacity(alloc_, n - ones + 1, ctx_);
+      upper->table.ensure_total_capacity(alloc_, ones + 1, ctx_);
     } catch (...) {
       if (lower) delete_segment(lower);
       if (upper) delete_segment(upper);
