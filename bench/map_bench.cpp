@@ -1,5 +1,7 @@
 // map_bench: tessera::map against absl::flat_hash_map, boost::unordered_flat_map (1.81) and
-// std::unordered_map, plus the server's store (KvMap).
+// std::unordered_map, plus the server's store (KvMap). Two tessera rows: `tessera` is the seed's
+// single table (StringHashMap), `segmented` the segmented map (SegmentedStringHashMap: the seed's
+// table as <= 1024-slot segments under a directory), which KvMap uses.
 //
 // Workload (issue 3): 1,000,000 std::string keys of 16 bytes -> 32-byte std::string values.
 // Benchmarks are named <op>/<map>; each run times one pass over the 1M keys and reports the time
@@ -18,6 +20,14 @@
 //   memory       bytes per entry after 1M inserts (counter bytes_per_entry: heap bytes the map and
 //                its strings hold, measured by this binary's operator new; peak_bytes_per_entry:
 //                the most held at any moment while inserting, i.e. during the last growth)
+//   growth       growing from empty to TESSERA_GROWTH_KEYS keys (default 20M) one insert at a
+//                time, u64 -> u64 (so that every heap byte is table), and KvMap with the server's
+//                entries: counters longest_insert_us (the slowest single insert, wall time, which
+//                includes any preemption on a busy machine), inserts_over_1ms, and
+//                peak_table_ratio (the most table memory held at any moment / what the table holds
+//                at the end; for KvMap, 1 + the transient excess / its table bytes); the segmented
+//                maps also report longest_step_us and longest_step_moves (their own record of the
+//                longest split / grow / merge). Run it alone: --benchmark_filter=^growth/
 //
 // Hash functions: each map uses its library's default for std::string (what a user gets):
 // tessera its own (hash.hpp), absl its string hash (absl::Hash<absl::string_view>, which is what
@@ -28,18 +38,23 @@
 #include <absl/container/flat_hash_map.h>
 #include <algorithm>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <new>
 #include <numeric>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "tessera/map/hash_map.hpp"
 #include "tessera/map/kv_map.hpp"
+#include "tessera/map/segmented_map.hpp"
 
 // ---- heap accounting: every allocation of this process, by usable size
 // ----------------------------
@@ -130,6 +145,21 @@ const Data& data() {
 struct Tessera {
   static constexpr const char* kName = "tessera";
   using Map = tessera::map::StringHashMap<std::string>;
+  static void insert(Map& m, const std::string& k, const std::string& v) { m.put(k, v); }
+  static const std::string* find(const Map& m, const std::string& k) {
+    return m.get_ptr(std::string_view(k));
+  }
+  static bool erase(Map& m, const std::string& k) { return m.remove(std::string_view(k)); }
+  template <class F>
+  static void for_each(const Map& m, F&& f) {
+    for (auto e : m) f(*e.key_ptr, *e.value_ptr);
+  }
+};
+
+// The seed's table as segments under a directory (what KvMap uses), same keys and values.
+struct Segmented {
+  static constexpr const char* kName = "segmented";
+  using Map = tessera::map::SegmentedStringHashMap<std::string>;
   static void insert(Map& m, const std::string& k, const std::string& v) { m.put(k, v); }
   static const std::string* find(const Map& m, const std::string& k) {
     return m.get_ptr(std::string_view(k));
@@ -326,6 +356,94 @@ void bm_memory(benchmark::State& state) {
   }
 }
 
+// ---- growth: the longest single insert and the peak table memory while growing ------------------
+
+std::size_t growth_keys() {
+  const char* e = std::getenv("TESSERA_GROWTH_KEYS");
+  const long long v = e ? std::atoll(e) : 0;
+  return v > 0 ? static_cast<std::size_t>(v) : 20'000'000;
+}
+
+using U64Seed = tessera::map::AutoHashMap<std::uint64_t, std::uint64_t>;
+using U64Segmented = tessera::map::SegmentedHashMap<std::uint64_t, std::uint64_t,
+                                                    tessera::map::AutoContext<std::uint64_t>>;
+using U64Absl = absl::flat_hash_map<std::uint64_t, std::uint64_t>;
+
+template <class M>
+void insert_key(M& m, std::uint64_t k) {
+  if constexpr (std::is_same_v<M, tessera::map::KvMap>) {
+    char key[24];
+    char value[32];
+    const int n = std::snprintf(key, sizeof key, "key:%llu", static_cast<unsigned long long>(k));
+    std::memset(value, 'v', sizeof value);
+    m.put(std::string_view(key, static_cast<std::size_t>(n)),
+          std::string_view(value, sizeof value));
+  } else if constexpr (std::is_same_v<M, U64Absl>) {
+    m.insert_or_assign(k, k);
+  } else {
+    m.put(k, k);
+  }
+}
+
+template <class M>
+std::size_t table_bytes(const M& m) {
+  if constexpr (std::is_same_v<M, U64Absl>) {
+    return m.capacity() * (sizeof(typename M::value_type) + 1);
+  } else if constexpr (std::is_same_v<M, tessera::map::KvMap>) {
+    return m.table_bytes();
+  } else {
+    return m.memory_bytes();
+  }
+}
+
+template <class M>
+void bm_growth(benchmark::State& state) {
+  const std::size_t n = growth_keys();
+  for (auto _ : state) {
+    const std::size_t base = g_live;
+    g_peak = g_live;
+    auto m = std::make_unique<M>();
+    std::uint64_t longest_ns = 0;
+    std::uint64_t over_1ms = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      insert_key(*m, k * 0x9e3779b97f4a7c15ull);
+      const auto ns =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - t0)
+                                         .count());
+      longest_ns = std::max(longest_ns, ns);
+      over_1ms += ns > 1'000'000;
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(seconds / static_cast<double>(n));
+    const std::size_t held = g_live - base;
+    const std::size_t table = table_bytes(*m);
+    // Everything held beyond the final state at the peak was transient table memory (the entries
+    // only ever grow here).
+    state.counters["peak_table_ratio"] =
+        1.0 + static_cast<double>(g_peak - base - held) / static_cast<double>(table);
+    state.counters["longest_insert_us"] = static_cast<double>(longest_ns) / 1000.0;
+    state.counters["inserts_over_1ms"] = static_cast<double>(over_1ms);
+    state.counters["table_bytes_per_key"] = static_cast<double>(table) / static_cast<double>(n);
+    if constexpr (!std::is_same_v<M, U64Absl> && !std::is_same_v<M, U64Seed>) {
+      const auto st = m->stats();
+      state.counters["longest_step_us"] = static_cast<double>(st.longest_step_ns) / 1000.0;
+      state.counters["longest_step_moves"] = static_cast<double>(st.longest_step_moves);
+      state.counters["segments"] = static_cast<double>(st.segments);
+    }
+  }
+}
+
+void reg_growth(const char* name, void (*fn)(benchmark::State&)) {
+  benchmark::RegisterBenchmark((std::string("growth/") + name).c_str(), fn)
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kNanosecond);
+}
+
 template <class T>
 void reg(const char* op, void (*fn)(benchmark::State&)) {
   benchmark::RegisterBenchmark((std::string(op) + "/" + T::kName).c_str(), fn)
@@ -335,11 +453,12 @@ void reg(const char* op, void (*fn)(benchmark::State&)) {
 }
 
 // One op for every map, one after the other, so that the figures compared sit close in time.
-#define TESSERA_REGISTER_OP(op)        \
-  reg<Tessera>(#op, bm_##op<Tessera>); \
-  reg<Absl>(#op, bm_##op<Absl>);       \
-  reg<Boost>(#op, bm_##op<Boost>);     \
-  reg<Std>(#op, bm_##op<Std>);         \
+#define TESSERA_REGISTER_OP(op)            \
+  reg<Tessera>(#op, bm_##op<Tessera>);     \
+  reg<Segmented>(#op, bm_##op<Segmented>); \
+  reg<Absl>(#op, bm_##op<Absl>);           \
+  reg<Boost>(#op, bm_##op<Boost>);         \
+  reg<Std>(#op, bm_##op<Std>);             \
   reg<Kv>(#op, bm_##op<Kv>)
 
 }  // namespace
@@ -352,6 +471,10 @@ int main(int argc, char** argv) {
   TESSERA_REGISTER_OP(churn);
   TESSERA_REGISTER_OP(iterate);
   TESSERA_REGISTER_OP(memory);
+  reg_growth("tessera", bm_growth<U64Seed>);
+  reg_growth("segmented", bm_growth<U64Segmented>);
+  reg_growth("absl", bm_growth<U64Absl>);
+  reg_growth("kvmap", bm_growth<tessera::map::KvMap>);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

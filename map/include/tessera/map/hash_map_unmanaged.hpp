@@ -328,7 +328,14 @@ class HashMapUnmanaged {
   template <class Alloc, InsertKey<Ctx, K> Q, class... VV>
   bool put_ctx(Alloc& alloc, Q&& key, const Ctx& ctx,
                VV&&... value) requires AtMostOneValue<VV...> {
-    const auto [idx, found] = insert_or_find(alloc, key, ctx, ctx, [&](K* kp, StoredValue* vp) {
+    return put_adapted(alloc, std::forward<Q>(key), ctx, ctx, std::forward<VV>(value)...);
+  }
+  // put_ctx, looking the key up through `adapter`, which must hash it as ctx does: a caller that
+  // has already hashed the key passes the hash along this way (the segmented map).
+  template <class Alloc, KeySource<K> Q, class A, class... VV>
+  bool put_adapted(Alloc& alloc, Q&& key, const A& adapter, const Ctx& ctx,
+                   VV&&... value) requires AtMostOneValue<VV...> {
+    const auto [idx, found] = insert_or_find(alloc, key, adapter, ctx, [&](K* kp, StoredValue* vp) {
       construct_pair(kp, vp, std::forward<Q>(key), std::forward<VV>(value)...);
     });
     if (found) assign_value(idx, std::forward<VV>(value)...);
@@ -716,6 +723,10 @@ class HashMapUnmanaged {
   }
 
   // ---- redistribution (the segmented map's split and merge) -------------------------------------
+
+  // The metadata array (nullptr when unallocated): a caller that knows the capacity can prefetch
+  // the group a probe will read while the header is still being fetched (the segmented map).
+  const std::uint8_t* metadata() const noexcept { return metadata_; }
 
   // Moves an entry whose key is known to be absent, with its hash h under this map's context, into
   // the first non-used slot from its home: no search, no hashing, no allocation. Requires

@@ -142,6 +142,8 @@ class KvMap {
   std::size_t count() const { return table_.count(); }
   std::size_t capacity() const { return table_.capacity(); }
   std::size_t memory_bytes() const { return table_.memory_bytes() + entry_bytes_; }
+  // The table part alone: segment tables, segment objects and the directory.
+  std::size_t table_bytes() const { return table_.memory_bytes(); }
   // The table's statistics, with memory_bytes counting the entry blocks too.
   MapStats stats() const {
     MapStats s = table_.stats();

@@ -201,7 +201,7 @@ class SegmentedHashMap {
   // The table blocks, the segment objects and the directory.
   std::size_t memory_bytes() const noexcept {
     return totals_.table_bytes + totals_.segments * sizeof(Segment) +
-           (dir_ ? directory_size() * sizeof(Segment*) : 0);
+           (dir_ ? directory_size() * sizeof(DirEntry) : 0);
   }
   MapStats stats() const noexcept {
     const Totals& t = totals_;
@@ -240,21 +240,21 @@ class SegmentedHashMap {
     Segment* s = segment_for_insert(q, ha, h);
     const auto before = s->table.counters();
     auto r = s->table.get_or_put_adapted(alloc_, q, ha, std::forward<MakeKey>(make_key), ctx_);
-    account(before, s->table.counters());
+    account(s, before);
     return r;
   }
   // Inserts (key, value) if key is absent; returns the entry either way (existing value kept).
   template <InsertKey<Ctx, K> Q, class VV>
   Entry get_or_put_value(Q&& key, VV&& value) requires(!kIsSet) {
-    return insert_with(key, [&](Table& t) {
+    return insert_with(key, [&](Table& t, const auto&) {
       return t.get_or_put_value(alloc_, std::forward<Q>(key), std::forward<VV>(value), ctx_);
     });
   }
   // Upsert; returns true when the key was new. A set passes no value.
   template <InsertKey<Ctx, K> Q, class... VV>
   bool put(Q&& key, VV&&... value) requires AtMostOneValue<VV...> {
-    return insert_with(key, [&](Table& t) {
-      return t.put_ctx(alloc_, std::forward<Q>(key), ctx_, std::forward<VV>(value)...);
+    return insert_with(key, [&](Table& t, const auto& hashed) {
+      return t.put_adapted(alloc_, std::forward<Q>(key), hashed, ctx_, std::forward<VV>(value)...);
     });
   }
   // Inserts a key the caller promises is absent (a present key aborts in debug builds, as in the
@@ -272,7 +272,7 @@ class SegmentedHashMap {
   // Like put, and returns the previous key and value when there was one.
   template <InsertKey<Ctx, K> Q, class VV>
   std::optional<KV> fetch_put(Q&& key, VV&& value) requires(!kIsSet) {
-    return insert_with(key, [&](Table& t) {
+    return insert_with(key, [&](Table& t, const auto&) {
       return t.fetch_put(alloc_, std::forward<Q>(key), std::forward<VV>(value), ctx_);
     });
   }
@@ -326,7 +326,7 @@ class SegmentedHashMap {
   std::optional<Entry> get_entry(const Q& key) noexcept {
     if (!dir_) return std::nullopt;
     const Hash h = ctx_.hash(key);
-    return segment_for(h)->table.get_entry_adapted(key, Hashed<Ctx>{ctx_, h});
+    return segment_prefetched(h)->table.get_entry_adapted(key, Hashed<Ctx>{ctx_, h});
   }
 
   // ---- removal ----------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ class SegmentedHashMap {
     Segment* s = segment_for(h);
     const auto before = s->table.counters();
     s->table.remove_by_ptr(key_ptr, ctx_);
-    account(before, s->table.counters());
+    account(s, before);
     give_back(s);
   }
 
@@ -411,13 +411,13 @@ class SegmentedHashMap {
       const std::size_t n = map_->directory_size();
       while (index_ < n) {
         auto& table = static_cast<std::conditional_t<kConst, const Table&, Table&>>(
-            map_->dir_[index_]->table);
+            map_->dir_[index_].segment->table);
         if (!started_) {
           it_ = table.begin();
           started_ = true;
         }
         if (!(it_ == table.end())) return;
-        index_ += map_->span(map_->dir_[index_]);
+        index_ += map_->span(map_->dir_[index_].segment);
         started_ = false;
       }
       it_ = TableIterator();
@@ -449,7 +449,7 @@ class SegmentedHashMap {
     std::size_t emitted = 0;
     std::size_t visits = 0;
     for (;;) {
-      const Segment* s = dir_[c.x() >> (kMaxDepth - global_depth_)];
+      const Segment* s = dir_[c.x() >> (kMaxDepth - global_depth_)].segment;
       const bool inside = s->depth >= c.depth;  // case (A); otherwise (B), a merged segment
       const std::uint64_t mask = scan_mask(s->table);
       std::uint64_t y = c.y;
@@ -472,7 +472,7 @@ class SegmentedHashMap {
       if (next.prefix == (std::uint64_t{1} << next.depth)) return 0;  // x reached 1: done
       // When a segment starts exactly there, take its interval: the next call is then case (A)
       // unless the map changes, so a quiet map passes each key once.
-      const Segment* t = dir_[next.x() >> (kMaxDepth - global_depth_)];
+      const Segment* t = dir_[next.x() >> (kMaxDepth - global_depth_)].segment;
       const std::uint64_t t_x = std::uint64_t{t->prefix} << (kMaxDepth - t->depth);
       c = t_x == next.x() ? ScanPosition{t->prefix, t->depth, 0} : next;
       if (emitted >= count || visits >= max_visits) return encode_cursor(c.prefix, c.depth, 0);
@@ -494,13 +494,16 @@ class SegmentedHashMap {
     Totals sum;
     std::size_t at_global = 0;
     for (std::size_t i = 0; i < n;) {
-      const Segment* s = dir_[i];
+      const Segment* s = dir_[i].segment;
       if (s->depth > global_depth_) return "segment deeper than the directory";
       if ((i >> (global_depth_ - s->depth)) != s->prefix) return "segment prefix != its position";
       if ((i & (span(s) - 1)) != 0)
         return "directory run does not start at the segment's first entry";
       for (std::size_t j = i; j < i + span(s); ++j) {
-        if (dir_[j] != s) return "directory run points to two segments";
+        if (dir_[j].segment != s) return "directory run points to two segments";
+        if (dir_[j].metadata != s->table.metadata() || dir_[j].capacity != s->table.capacity()) {
+          return "a directory entry's copy of its table is stale";
+        }
       }
       if (const char* err = s->table.check_invariants(ctx_)) return err;
       for (auto e : s->table) {
@@ -534,6 +537,16 @@ class SegmentedHashMap {
     Table table;
     std::uint32_t prefix = 0;  // the top `depth` bits of x of every key in this segment
     std::uint8_t depth = 0;
+  };
+  // A directory entry: the segment, and a copy of where its table's metadata is and how many slots
+  // it has, so that a lookup starts fetching the metadata group of its home slot right after the
+  // directory load, in parallel with the segment object and the table's header (which the engine
+  // reads for the same capacity), instead of one after the other. Every entry of a segment's run is
+  // rewritten whenever its table is reallocated (point_directory_at).
+  struct DirEntry {
+    Segment* segment;
+    const std::uint8_t* metadata;
+    Size capacity;
   };
   // The map's totals over its segments (design note, STATISTICS), plus the step counters.
   struct Totals {
@@ -576,7 +589,7 @@ class SegmentedHashMap {
   };
 
   using SegmentAlloc = typename std::allocator_traits<Allocator>::template rebind_alloc<Segment>;
-  using DirectoryAlloc = typename std::allocator_traits<Allocator>::template rebind_alloc<Segment*>;
+  using DirectoryAlloc = typename std::allocator_traits<Allocator>::template rebind_alloc<DirEntry>;
 
   // ---- geometry ---------------------------------------------------------------------------------
 
@@ -589,13 +602,19 @@ class SegmentedHashMap {
     return std::size_t{1} << (global_depth_ - s->depth);
   }
   Segment* segment_for(Hash h) const noexcept {
-    return dir_[x_of(h) >> (kMaxDepth - global_depth_)];
+    return dir_[x_of(h) >> (kMaxDepth - global_depth_)].segment;
+  }
+  // The segment for h, with the metadata group of h's home slot already on its way to the cache.
+  Segment* segment_prefetched(Hash h) const noexcept {
+    const DirEntry& e = dir_[x_of(h) >> (kMaxDepth - global_depth_)];
+    if (e.capacity != 0) __builtin_prefetch(e.metadata + (static_cast<Size>(h) & (e.capacity - 1)));
+    return e.segment;
   }
   template <class Fn>
   void for_each_segment(Fn&& fn) const {
     const std::size_t n = directory_size();
     for (std::size_t i = 0; i < n;) {
-      Segment* s = dir_[i];
+      Segment* s = dir_[i].segment;
       i += span(s);
       fn(s);
     }
@@ -643,28 +662,29 @@ class SegmentedHashMap {
     using R = decltype(op(std::declval<const Table&>(), std::declval<const Hashed<A>&>()));
     if (!dir_) return R{};
     const Hash h = adapter.hash(q);
-    return op(std::as_const(segment_for(h)->table), Hashed<A>{adapter, h});
+    return op(std::as_const(segment_prefetched(h)->table), Hashed<A>{adapter, h});
   }
   template <class Q, class A, class Op>
   auto remove_with(const Q& q, const A& adapter, Op&& op) noexcept {
     using R = decltype(op(std::declval<Table&>(), std::declval<const Hashed<A>&>()));
     if (!dir_) return R{};
     const Hash h = adapter.hash(q);
-    Segment* s = segment_for(h);
+    Segment* s = segment_prefetched(h);
     const auto before = s->table.counters();
     R r = op(s->table, Hashed<A>{adapter, h});
-    account(before, s->table.counters());
+    account(s, before);
     if (r) give_back(s);
     return r;
   }
-  // An insert through the engine's own call (which hashes with the context again).
+  // An insert through one of the engine's calls: op(table, hashed adapter).
   template <class Q, class Op>
   auto insert_with(const Q& key, Op&& op) {
     const Hash h = ctx_.hash(key);
-    Segment* s = segment_for_insert(key, Hashed<Ctx>{ctx_, h}, h);
+    const Hashed<Ctx> hashed{ctx_, h};
+    Segment* s = segment_for_insert(key, hashed, h);
     const auto before = s->table.counters();
-    auto r = op(s->table);
-    account(before, s->table.counters());
+    auto r = op(s->table, hashed);
+    account(s, before);
     return r;
   }
 
@@ -674,7 +694,7 @@ class SegmentedHashMap {
   Segment* segment_for_insert(const Q& q, const HA& ha, Hash h) {
     const bool first = dir_ == nullptr;
     if (first) init_directory();
-    Segment* s = segment_for(h);
+    Segment* s = segment_prefetched(h);
     if (s->table.available() != 0 || s->table.contains_adapted(q, ha)) return s;
     const auto t0 = std::chrono::steady_clock::now();
     const std::size_t moved = s->table.count();
@@ -690,7 +710,12 @@ class SegmentedHashMap {
 
   // ---- the totals -------------------------------------------------------------------------------
 
-  // Adds how an operation changed one segment's counters (unsigned wrap-around is exact here).
+  // Adds how an operation on segment s changed its counters (unsigned wrap-around is exact here).
+  void account(Segment* s, const TableCounters& before) noexcept {
+    const TableCounters after = s->table.counters();
+    if (after.capacity != before.capacity) point_directory_at(s);  // the table was reallocated
+    account(before, after);
+  }
   void account(const TableCounters& before, const TableCounters& after) noexcept {
     totals_.count += std::size_t{after.count} - before.count;
     totals_.tombstones += std::size_t{after.tombstones} - before.tombstones;
@@ -741,18 +766,18 @@ class SegmentedHashMap {
     SegmentAlloc a(alloc_);
     std::allocator_traits<SegmentAlloc>::deallocate(a, s, 1);
   }
-  Segment** new_directory(std::size_t n) {
+  DirEntry* new_directory(std::size_t n) {
     DirectoryAlloc a(alloc_);
     return std::allocator_traits<DirectoryAlloc>::allocate(a, n);
   }
-  void free_directory(Segment** d, std::size_t n) noexcept {
+  void free_directory(DirEntry* d, std::size_t n) noexcept {
     DirectoryAlloc a(alloc_);
     std::allocator_traits<DirectoryAlloc>::deallocate(a, d, n);
   }
   void init_directory() {
-    Segment** d = new_directory(1);
+    DirEntry* d = new_directory(1);
     try {
-      d[0] = new_segment(0, 0);
+      d[0] = DirEntry{new_segment(0, 0), nullptr, 0};
     } catch (...) {
       free_directory(d, 1);
       throw;
@@ -769,7 +794,7 @@ class SegmentedHashMap {
   void grow(Segment* s) {
     const auto before = s->table.counters();
     s->table.ensure_unused_capacity(alloc_, 1, ctx_);
-    account(before, s->table.counters());
+    account(s, before);
   }
 
   // Splits a full segment in two by the next directory bit (design note, GROWTH). Returns false,
@@ -793,16 +818,18 @@ class SegmentedHashMap {
     if (ones == 0 || ones == n) return false;
 
     const bool doubles = d == global_depth_;
-    Segment** bigger = doubles ? new_directory(directory_size() * 2) : nullptr;
+    DirEntry* bigger = doubles ? new_directory(directory_size() * 2) : nullptr;
     Segment* lower = nullptr;
     Segment* upper = nullptr;
     try {
       lower = new_segment(s->prefix << 1, d + 1);
       upper = new_segment((s->prefix << 1) | 1, d + 1);
-      // Each half has room for the entry being inserted too, so the insert after the split never
-      // allocates (and cannot fail leaving a split behind).
-      lower->table.ensure_total_capacity(alloc_, n - ones + 1, ctx_);
-      upper->table.ensure_total_capacity(alloc_, ones + 1, ctx_);
+      // Each half gets a full-size table (as the seed's doubling leaves its table half full, each
+      // half fills from about 40% to the load limit before it splits in turn, without growing on
+      // the way), with room for the entry being inserted too: the insert after the split never
+      // allocates, so it cannot fail leaving a split behind.
+      lower->table.ensure_total_capacity(alloc_, half_size(n - ones), ctx_);
+      upper->table.ensure_total_capacity(alloc_, half_size(ones), ctx_);
     } catch (...) {
       if (lower) delete_segment(lower);
       if (upper) delete_segment(upper);
@@ -842,9 +869,16 @@ class SegmentedHashMap {
     return true;
   }
 
+  // What a split sizes a half holding n entries for: a full segment, or more when n + 1 needs it
+  // (a segment grown past MaxSegmentCapacity by degenerate hashes).
+  static std::uint64_t half_size(Size n) noexcept {
+    return std::max<std::uint64_t>(std::uint64_t{n} + 1, Table::max_load(MaxSegmentCapacity));
+  }
+
   void point_directory_at(Segment* s) noexcept {
     const std::size_t first = std::size_t{s->prefix} << (global_depth_ - s->depth);
-    std::fill(dir_ + first, dir_ + first + span(s), s);
+    std::fill(dir_ + first, dir_ + first + span(s),
+              DirEntry{s, s->table.metadata(), s->table.capacity()});
   }
 
   // ---- giving memory back -----------------------------------------------------------------------
@@ -857,7 +891,7 @@ class SegmentedHashMap {
     try {
       if (s->depth > 0) {
         const std::size_t buddy_at = std::size_t{s->prefix ^ 1u} << (global_depth_ - s->depth);
-        Segment* buddy = dir_[buddy_at];
+        Segment* buddy = dir_[buddy_at].segment;
         if (buddy->depth == s->depth && n + buddy->table.count() <= kMergedAtMost) {
           Segment* merged = merge(s, buddy);
           // The merged segment may be sparse beside its own buddy, whose split half just went.
@@ -908,7 +942,7 @@ class SegmentedHashMap {
   // cannot be allocated (the larger one stays, still correct).
   bool halve_directory() noexcept {
     const std::size_t half = directory_size() / 2;
-    Segment** smaller;
+    DirEntry* smaller;
     try {
       smaller = new_directory(half);
     } catch (const std::bad_alloc&) {
@@ -939,12 +973,13 @@ class SegmentedHashMap {
     retire(s->table.counters());
     s->table.deinit(alloc_);
     s->table = std::move(smaller);
+    point_directory_at(s);
     adopt(s->table.counters());
     ++totals_.shrinks;
     note_step(t0, n);
   }
 
-  Segment** dir_ = nullptr;
+  DirEntry* dir_ = nullptr;
   unsigned global_depth_ = 0;
   std::size_t at_global_depth_ = 0;  // segments whose depth is global_depth_
   Totals totals_;
