@@ -2,16 +2,19 @@
 //
 // Design note. Each entry is ONE heap block, [header][deadline, if any][key bytes][value bytes]
 // (kv_entry.hpp has the format: an 8-byte header with the lengths, flags and the access clock; 8
-// bytes more only for a key with a deadline), and the table (a set over those blocks, hash_map.hpp)
-// stores one pointer per slot. Compared with StringHashMap<std::string> (two 32-byte std::string
+// bytes more only for a key with a deadline), and the table (a set over those blocks: the segmented
+// map, segmented_map.hpp, whose segments are the seed's table, hash_map.hpp) stores one pointer per
+// slot. The segmented map grows one bounded segment at a time and merges sparse segments back, so
+// no SET pauses for a whole-table rehash and a shard that shrank gives its table memory back.
+// Compared with StringHashMap<std::string> (two 32-byte std::string
 // objects per slot, plus a heap buffer for any string over 15 bytes) that is 8 table bytes per slot
 // instead of 64 and one allocation per entry instead of up to two; a lookup costs one metadata
 // read, one pointer, and one block (where the key is compared and the value read: the same cache
 // lines). Lookups are by std::string_view through the set's heterogeneous path: no temporary string
 // is ever made.
 //
-// memory_bytes() counts what the map asked for: the table block plus every entry block's size
-// (malloc's own per-block overhead is not included).
+// memory_bytes() counts what the map asked for: the segments' table blocks, the segment objects and
+// the directory, plus every entry block's size (malloc's own per-block overhead is not included).
 //
 // A deadline and the access clock are metadata of an entry, not part of its identity (the hash
 // and equality read the key only): they change in place through a KvEntryView, also from the
@@ -28,9 +31,10 @@
 #include <string_view>
 #include <utility>
 
-#include "tessera/map/hash_map.hpp"
+#include "tessera/map/hash.hpp"
 #include "tessera/map/kv_entry.hpp"
 #include "tessera/map/map_stats.hpp"
+#include "tessera/map/segmented_map.hpp"
 
 namespace tessera::map {
 
@@ -52,7 +56,7 @@ class KvMap {
     }
     return *this;
   }
-  ~KvMap() { table_.deinit(alloc_); }
+  ~KvMap() = default;
 
   // The value stored under key; the view is valid until the next mutation of the map.
   std::optional<std::string_view> get(std::string_view key) const {
@@ -80,7 +84,7 @@ class KvMap {
            std::int64_t deadline_ms = 0, std::uint32_t access = 0) {
     const std::optional<std::int64_t> set_to =
         mode == DeadlineMode::kSet ? std::optional<std::int64_t>(deadline_ms) : std::nullopt;
-    auto r = table_.get_or_put_adapted(alloc_, key, EntryContext{},
+    auto r = table_.get_or_put_adapted(key, EntryContext{},
                                        [&] { return KvEntry::make(key, value, set_to, access); });
     if (!r.found_existing) {
       entry_bytes_ += r.key_ptr->block_bytes();
@@ -151,12 +155,11 @@ class KvMap {
     return s;
   }
 
-  // Stateless scan with Redis's SCAN guarantee (HashMapUnmanaged::scan says what it promises and
-  // why it holds). Visits home buckets from `cursor` on, calling fn(std::string_view key,
-  // std::string_view value) for each key whose home is a visited bucket, until at least `count`
-  // keys were emitted or 10*count buckets visited. Returns the next cursor; 0 means the iteration
-  // is complete. Cursors are always < 2^32; cursor 0 starts an iteration. fn must not modify the
-  // map.
+  // Stateless scan with Redis's SCAN guarantee across growth, splits and merges (segmented_map.hpp
+  // says what it promises and proves why it holds). Calls fn(std::string_view key, std::string_view
+  // value) for the keys of the buckets visited from `cursor` on, until at least `count` keys were
+  // emitted or 10*count buckets visited. Returns the next cursor; 0 means the iteration is
+  // complete. Cursors are always < 2^32; cursor 0 starts an iteration. fn must not modify the map.
   template <class Fn>
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
     return table_.scan(cursor, count,
@@ -172,12 +175,12 @@ class KvMap {
 
   // Frees everything.
   void clear() {
-    table_.clear_and_free(alloc_);
+    table_.clear_and_free();
     entry_bytes_ = 0;
     deadline_count_ = 0;
   }
 
-  // For tests: every table invariant plus the byte count.
+  // For tests: every invariant of the segmented map plus the byte count.
   const char* check_invariants() const {
     if (const char* err = table_.check_invariants()) return err;
     std::size_t bytes = 0, deadlines = 0;
@@ -198,7 +201,7 @@ class KvMap {
     bool eql(const KvEntry& a, const KvEntry& b) const noexcept { return a.key() == b.key(); }
   };
 
-  using Table = HashMapUnmanaged<KvEntry, void, EntryContext>;
+  using Table = SegmentedHashMap<KvEntry, void, EntryContext>;
 
   // Swaps in a block with the same key (so the same hash and slot), keeping the byte count.
   void replace_block(KvEntry& slot, KvEntry fresh) noexcept {
@@ -208,7 +211,6 @@ class KvMap {
   }
 
   Table table_;
-  [[no_unique_address]] std::allocator<std::byte> alloc_;
   std::size_t entry_bytes_ = 0;
   std::size_t deadline_count_ = 0;
 };
