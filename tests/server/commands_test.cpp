@@ -387,7 +387,8 @@ TEST_CASE("commands: CONFIG GET INFO and the introspection commands") {
        {"# Server\r\n", "redis_version:7.0.15\r\n", "tessera_version:", "connected_clients:",
         "used_memory:", "used_memory_rss:", "loading:0\r\n",
         "total_commands_processed:", "# Keyspace\r\n", "# Shards\r\n",
-        "shard0:keys=", "shard1:keys=", "longest_growth_pause_us="}) {
+        "shard0:keys=", "shard1:keys=", "longest_growth_pause_us=", ",segments=1,", ",splits=0,",
+        ",merges=0,", "longest_growth_step_us=", "longest_growth_step_moves="}) {
     CHECK_MESSAGE(info.str.find(field) != std::string::npos, field);
   }
   // Every line ends in CRLF (redis-cli --stat does strchr(p, '\r')).
