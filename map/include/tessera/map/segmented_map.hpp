@@ -34,7 +34,9 @@
 //
 //   A segment of depth d holds exactly the keys whose top d bits of x equal its prefix; the 2^(G-d)
 //   directory entries that share that prefix all point to it (a contiguous run). A lookup is one
-//   shift, one directory load and the seed's probe in that segment.
+//   shift, one directory load and the seed's probe in that segment. A directory entry also keeps a
+//   copy of its table's metadata pointer and capacity, so the lookup prefetches its home group
+//   while the segment object and the table header are still on their way (DirEntry).
 //
 // GROWTH. An insert of a new key into a segment with no room left:
 //   * a segment under MaxSegmentCapacity slots grows as the seed does (it doubles; at most
