@@ -39,12 +39,15 @@ void require(bool ok) {
 }
 
 constexpr std::string_view kCommands[] = {
-    "GET",        "SET",         "PUT",      "DEL",       "SCAN",   "MGET",
-    "MSET",       "EXISTS",      "KEYS",     "DBSIZE",    "TYPE",   "STRLEN",
-    "FLUSHALL",   "FLUSHDB",     "PING",     "ECHO",      "SELECT", "HELLO",
-    "CONFIG",     "INFO",        "CLIENT",   "COMMAND",   "AUTH",   "QUIT",
-    "EXPIRE",     "PEXPIRE",     "EXPIREAT", "PEXPIREAT", "TTL",    "PTTL",
-    "EXPIRETIME", "PEXPIRETIME", "PERSIST",  "SETEX",     "PSETEX", "GETEX",
+    "GET",      "SET",    "PUT",        "DEL",         "SCAN",    "MGET",        "MSET",
+    "EXISTS",   "KEYS",   "DBSIZE",     "TYPE",        "STRLEN",  "FLUSHALL",    "FLUSHDB",
+    "PING",     "ECHO",   "SELECT",     "HELLO",       "CONFIG",  "INFO",        "CLIENT",
+    "COMMAND",  "AUTH",   "QUIT",       "EXPIRE",      "PEXPIRE", "EXPIREAT",    "PEXPIREAT",
+    "TTL",      "PTTL",   "EXPIRETIME", "PEXPIRETIME", "PERSIST", "SETEX",       "PSETEX",
+    "GETEX",    "INCR",   "DECR",       "INCRBY",      "DECRBY",  "INCRBYFLOAT", "APPEND",
+    "GETRANGE", "SUBSTR", "SETRANGE",   "GETDEL",      "GETSET",  "SETNX",       "MSETNX",
+    "TOUCH",    "UNLINK", "OBJECT",     "RANDOMKEY",   "COPY",    "RENAME",      "RENAMENX",
+    "MULTI",    "EXEC",   "DISCARD",    "WATCH",       "UNWATCH",
 };
 constexpr std::string_view kTokens[] = {
     "NX",
@@ -107,6 +110,13 @@ constexpr std::string_view kTokens[] = {
     "allkeys-lfu",
     "volatile-ttl",
     "maxmemory-samples",
+    "ENCODING",
+    "REPLACE",
+    "DB",
+    "1.5",
+    "-5",
+    "536870911",
+    "inf",
 };
 
 struct Server {

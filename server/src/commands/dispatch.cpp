@@ -24,10 +24,9 @@ bool arity_ok(int arity, std::size_t argc) {
                     : argc >= static_cast<std::size_t>(-arity);
 }
 
-}  // namespace
-
-Barrier dispatch(Session& session, Args argv) {
-  // Redis's order (server.c processCommand): existence, arity, authentication, then memory.
+// The checks, in Redis's order (server.c processCommand): existence, arity, authentication, then
+// memory. Returns the command (or subcommand) to run, or nullptr after writing the refusal.
+const CommandSpec* admit(Session& session, Args argv) {
   protocol::ReplyWriter& reply = session.reply();
   const CommandSpec* spec = find_command(argv[0]);
   if (spec == nullptr) {
@@ -70,6 +69,58 @@ Barrier dispatch(Session& session, Args argv) {
       reply.error(errors::kOom);
       return nullptr;
     }
+  }
+  return spec;
+}
+
+// Between MULTI and EXEC a command is queued (multi.c queueMultiCommand): its arguments are
+// copied (the request buffer moves on) and counted against client-query-buffer-limit with a
+// fixed overhead per command and argument. Past the limit the queue is freed and the transaction
+// aborted (EXEC will answer EXECABORT); after an abort nothing more is kept, but commands are
+// still answered +QUEUED, as Redis answers them.
+constexpr std::uint64_t kQueuedCommandOverhead = 64;
+constexpr std::uint64_t kQueuedArgOverhead = 32;
+
+void queue_command(Session& session, Args argv) {
+  MultiState& m = session.multi();
+  if (!m.aborted) {
+    std::uint64_t bytes = kQueuedCommandOverhead;
+    for (std::string_view a : argv) bytes += kQueuedArgOverhead + a.size();
+    if (m.queued_bytes + bytes > session.state().config.client_query_buffer_limit) {
+      m.aborted = true;
+      m.queued.clear();
+      m.queued.shrink_to_fit();
+      m.queued_bytes = 0;
+      session.reply().error(errors::kMultiQueueFull);
+      return;
+    }
+    m.queued.emplace_back(argv.begin(), argv.end());
+    m.queued_bytes += bytes;
+  }
+  session.reply().simple("QUEUED");
+}
+
+}  // namespace
+
+const CommandSpec* resolve_command(Args argv) {
+  const CommandSpec* spec = find_command(argv[0]);
+  if (spec != nullptr && !spec->subcommands.empty() && argv.size() >= 2) {
+    spec = find_subcommand(spec->subcommands, argv[1]);
+  }
+  return spec;
+}
+
+Barrier dispatch(Session& session, Args argv) {
+  const CommandSpec* spec = admit(session, argv);
+  MultiState& m = session.multi();
+  if (spec == nullptr) {
+    // multi.c flagTransaction: a command refused while queueing dooms the transaction.
+    if (m.active) m.aborted = true;
+    return nullptr;
+  }
+  if (m.active && (spec->flags & kCmdNoQueue) == 0) {
+    queue_command(session, argv);
+    return nullptr;
   }
   if (spec->sync == nullptr) return spec->async;  // a barrier: the session settles and awaits it
   spec->sync(session, argv);

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/server/commands/command_table.hpp>
@@ -25,6 +26,7 @@ std::span<const CommandSpec> keyspace_commands();       // keyspace.cpp
 std::span<const CommandSpec> connection_commands();     // connection.cpp
 std::span<const CommandSpec> server_commands();         // server.cpp
 std::span<const CommandSpec> introspection_commands();  // introspection.cpp
+std::span<const CommandSpec> transaction_commands();    // transactions.cpp
 std::span<const CommandSpec> expiry_commands();         // expiry.cpp
 
 // Redis-compatible identity: tools and client libraries gate features on redis_version, so INFO and
@@ -48,6 +50,23 @@ std::int64_t guarded(Store& store, const KeyOp& op, std::string& out) noexcept {
     out.resize(mark);
     protocol::ReplyWriter(out).error(errors::kOutOfMemory);
     return 0;
+  }
+}
+
+// Runs body(), which reads and writes the held stores (Session::store_of) and writes the reply,
+// with `shards` held by the session (shard/shard_hold.hpp): every other client sees all of its
+// effects or none. An allocation failure drops the partial reply and answers "-ERR out of
+// memory" (each store write keeps its strong guarantee; the writes before it stay).
+template <class Body>
+asio::awaitable<void> atomically(Session& s, std::vector<unsigned> shards, Body body) {
+  auto hold = co_await s.hold(std::move(shards));
+  std::string& out = s.reply().out();
+  const std::size_t mark = out.size();
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    out.resize(mark);
+    s.reply().error(errors::kOutOfMemory);
   }
 }
 

@@ -213,7 +213,7 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
 asio::awaitable<void> cmd_info(Session& s, Args a) {
   std::vector<std::string> wanted;
   for (std::size_t i = 1; i < a.size(); ++i) wanted.push_back(protocol::to_lower(a[i]));
-  auto infos = co_await call_on_all(s.shards(), s.home(), [](Shard& sh) {
+  auto infos = co_await s.on_all_shards([](Shard& sh) {
     return ShardInfo{.map = sh.store().map_stats(),
                      .store = sh.store().counters(),
                      .shard = sh.counters(),

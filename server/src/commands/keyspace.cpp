@@ -1,8 +1,8 @@
 // The keyspace family: DEL/UNLINK, EXISTS/TOUCH, TYPE, OBJECT ENCODING (key operations summed or
-// replied per key) and the
-// commands that read or change every shard, which run as barriers (DBSIZE, FLUSHALL/FLUSHDB, KEYS,
-// SCAN, RANDOMKEY): they call each shard's Store through shard_calls.hpp once every earlier
-// operation of the batch has run.
+// replied per key); the commands that read or change every shard, which run as barriers once
+// every earlier operation of the batch has run (DBSIZE, FLUSHALL/FLUSHDB, KEYS, SCAN, RANDOMKEY,
+// through Session::on_all_shards / on_shard); and RENAME/RENAMENX/COPY, atomic across shards
+// (they hold both keys' shards, shard/shard_hold.hpp).
 #include <malloc.h>
 
 #include <algorithm>
@@ -128,6 +128,84 @@ void cmd_object_help(Session& s, Args) {
               "    seconds elapsed since the last access to the key."});
 }
 
+// RENAME / RENAMENX (db.c renameGenericCommand): the key's content (value and deadline) moves to
+// the new name in one atomic step, across shards too: no client ever sees both keys or neither.
+asio::awaitable<void> rename_key(Session& s, Args a, bool only_if_absent) {
+  const std::string_view from = a[1], to = a[2];
+  co_await atomically(s, s.shards_of(a.subspan(1, 2)), [&] {
+    Store& source = s.store_of(s.shard_of(from));
+    Store& target = s.store_of(s.shard_of(to));
+    if (!source.exists(from)) {
+      s.reply().error(errors::kNoSuchKey);
+      return;
+    }
+    if (from == to) {
+      if (only_if_absent) {
+        s.reply().integer(0);
+      } else {
+        s.reply().ok();
+      }
+      return;
+    }
+    if (only_if_absent && target.exists(to)) {
+      s.reply().integer(0);
+      return;
+    }
+    // Written before the source goes: a failed allocation leaves both keys as they were.
+    target.put_content(to, *source.copy_out(from));
+    source.del(from);
+    if (only_if_absent) {
+      s.reply().integer(1);
+    } else {
+      s.reply().ok();
+    }
+  });
+}
+
+asio::awaitable<void> cmd_rename(Session& s, Args a) { co_await rename_key(s, a, false); }
+asio::awaitable<void> cmd_renamenx(Session& s, Args a) { co_await rename_key(s, a, true); }
+
+// COPY source destination [DB 0] [REPLACE] (db.c copyCommand): one database, so DB other than 0 is
+// refused as SELECT refuses it.
+asio::awaitable<void> cmd_copy(Session& s, Args a) {
+  bool replace = false;
+  for (std::size_t i = 3; i < a.size(); ++i) {
+    if (iequals(a[i], "replace")) {
+      replace = true;
+    } else if (iequals(a[i], "db") && i + 1 < a.size()) {
+      std::int64_t db = 0;
+      if (!protocol::parse_int64(a[i + 1], db)) {
+        s.reply().not_integer();
+        co_return;
+      }
+      if (db != 0) {
+        s.reply().out_of_range("DB index");
+        co_return;
+      }
+      ++i;
+    } else {
+      s.reply().syntax_error();
+      co_return;
+    }
+  }
+  const std::string_view from = a[1], to = a[2];
+  if (from == to) {
+    s.reply().error(errors::kSameObject);
+    co_return;
+  }
+  co_await atomically(s, s.shards_of(a.subspan(1, 2)), [&] {
+    Store& source = s.store_of(s.shard_of(from));
+    Store& target = s.store_of(s.shard_of(to));
+    auto content = source.copy_out(from);
+    if (!content || (!replace && target.exists(to))) {
+      s.reply().integer(0);
+      return;
+    }
+    target.put_content(to, *content);
+    s.reply().integer(1);
+  });
+}
+
 // RANDOMKEY: each shard offers a random key of its own and its key count; one of the offers is
 // taken with a probability proportional to its shard's count, so every key has a chance.
 asio::awaitable<void> cmd_randomkey(Session& s, Args) {
@@ -137,7 +215,7 @@ asio::awaitable<void> cmd_randomkey(Session& s, Args) {
     std::optional<std::string> key;
   };
   const std::uint64_t seed = rng();
-  auto offers = co_await call_on_all(s.shards(), s.home(), [seed](Shard& sh) {
+  auto offers = co_await s.on_all_shards([seed](Shard& sh) {
     return Offer{sh.store().count(),
                  sh.store().random_key(seed ^ (sh.id() * 0x9e3779b97f4a7c15ULL))};
   });
@@ -161,8 +239,7 @@ asio::awaitable<void> cmd_randomkey(Session& s, Args) {
 }
 
 asio::awaitable<void> cmd_dbsize(Session& s, Args) {
-  auto counts =
-      co_await call_on_all(s.shards(), s.home(), [](Shard& sh) { return sh.store().count(); });
+  auto counts = co_await s.on_all_shards([](Shard& sh) { return sh.store().count(); });
   std::size_t total = 0;
   for (auto c : counts) total += c;
   s.reply().integer(static_cast<std::int64_t>(total));
@@ -174,7 +251,7 @@ asio::awaitable<void> cmd_flushall(Session& s, Args a) {
     co_return;
   }
   // ASYNC frees synchronously too: each shard frees its own memory, in parallel.
-  co_await call_on_all(s.shards(), s.home(), [](Shard& sh) {
+  co_await s.on_all_shards([](Shard& sh) {
     sh.store().clear();
     return 0;
   });
@@ -189,7 +266,7 @@ asio::awaitable<void> cmd_flushall(Session& s, Args a) {
 asio::awaitable<void> cmd_keys(Session& s, Args a) {
   const std::string pattern(a[1]);
   const bool all = pattern == "*";
-  auto parts = co_await call_on_all(s.shards(), s.home(), [&](Shard& sh) {
+  auto parts = co_await s.on_all_shards([&](Shard& sh) {
     std::vector<std::string> keys;
     std::uint64_t cursor = 0;
     do {
@@ -254,7 +331,7 @@ asio::awaitable<void> cmd_scan(Session& s, Args a) {
     const std::size_t want = pos.shard == s.home() ? asked : std::max(asked, kScanHopBatch);
     std::uint64_t map_next = 0;
     if (pos.map_cursor < (std::uint64_t{1} << 32)) {  // larger ones cannot come from this server
-      map_next = co_await call_on(set, s.home(), pos.shard, [&](Shard& sh) {
+      map_next = co_await s.on_shard(pos.shard, [&](Shard& sh) {
         return sh.store().scan(pos.map_cursor, want - std::min(want - 1, keys.size()),
                                [&](std::string_view k) {
                                  if (type_ok && (!use_pattern || glob_match(pattern, k))) {
@@ -334,7 +411,46 @@ const CommandSpec kObjectSubcommands[] = {
      .sync = cmd_object_help},
 };
 
+constexpr ArgDoc kRenameArgs[] = {{.name = "key", .type = "key"},
+                                  {.name = "newkey", .type = "key"}};
+constexpr ArgDoc kCopyArgs[] = {
+    {.name = "source", .type = "key"},
+    {.name = "destination", .type = "key"},
+    {.name = "destination-db", .type = "integer", .token = "DB", .optional = true},
+    {.name = "replace", .type = "pure-token", .token = "REPLACE", .optional = true}};
+constexpr KeyPositions kTwoKeys = {.first = 1, .last = 2, .step = 1};
+
 const CommandSpec kCommands[] = {
+    {.name = "copy",
+     .arity = -3,
+     .flags = kCmdWrite | kCmdDenyOom | kCmdAllShards,
+     .keys = kTwoKeys,
+     .acl_categories = "@keyspace @write @slow",
+     .group = "generic",
+     .summary = "Copy a key.",
+     .since = "6.2.0",
+     .args = kCopyArgs,
+     .async = cmd_copy},
+    {.name = "rename",
+     .arity = 3,
+     .flags = kCmdWrite | kCmdAllShards,
+     .keys = kTwoKeys,
+     .acl_categories = "@keyspace @write @slow",
+     .group = "generic",
+     .summary = "Rename a key.",
+     .since = "1.0.0",
+     .args = kRenameArgs,
+     .async = cmd_rename},
+    {.name = "renamenx",
+     .arity = 3,
+     .flags = kCmdWrite | kCmdFast | kCmdAllShards,
+     .keys = kTwoKeys,
+     .acl_categories = "@keyspace @write @fast",
+     .group = "generic",
+     .summary = "Rename a key, only if the new key does not exist.",
+     .since = "1.0.0",
+     .args = kRenameArgs,
+     .async = cmd_renamenx},
     {.name = "object",
      .arity = -2,
      .acl_categories = "@slow",

@@ -109,7 +109,7 @@ void cmd_config_rewrite(Session& s, Args) {
 }
 
 asio::awaitable<void> cmd_config_resetstat(Session& s, Args) {
-  co_await call_on_all(s.shards(), s.home(), [](Shard& sh) {
+  co_await s.on_all_shards([](Shard& sh) {
     sh.counters().commands = 0;
     sh.store().reset_counters();
     return 0;

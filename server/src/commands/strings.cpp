@@ -1,5 +1,7 @@
 // The string family: GET, SET, PUT, MGET, MSET, STRLEN, the counters (INCR, DECR, INCRBY, DECRBY,
-// INCRBYFLOAT), the edits (APPEND, SETRANGE), GETRANGE/SUBSTR, GETDEL, GETSET, SETNX. Each command
+// INCRBYFLOAT), the edits (APPEND, SETRANGE), GETRANGE/SUBSTR, GETDEL, GETSET, SETNX, MSETNX.
+// MGET, MSET and MSETNX are atomic across shards: they hold the shards of their keys
+// (shard/shard_hold.hpp) and read or write those stores directly. Each command
 // parses its options on the home shard and hands one KeyOp per key to the session; the op_* bodies
 // run on the shard that owns the key, ask the Store, and write the reply (t_string.c's replies,
 // byte for byte).
@@ -253,23 +255,55 @@ void cmd_set(Session& s, Args a) {
   set_key(s, a[1], a[2], flags, deadline);
 }
 
-void cmd_mget(Session& s, Args a) {
-  s.reply().array(a.size() - 1);
-  for (std::size_t i = 1; i < a.size(); ++i) s.key_op({.run = &guarded<op_get>, .key = a[i]});
+// MGET: one consistent point in time, whatever shards the keys live on (their shards are held
+// while it reads).
+asio::awaitable<void> cmd_mget(Session& s, Args a) {
+  const Args keys = a.subspan(1);
+  co_await atomically(s, s.shards_of(keys), [&] {
+    auto& w = s.reply();
+    w.array(keys.size());
+    for (std::string_view k : keys) {
+      if (auto value = s.store_of(s.shard_of(k)).get(k)) {
+        w.bulk(*value);
+      } else {
+        w.null_bulk();
+      }
+    }
+  });
 }
 
-void cmd_mset(Session& s, Args a) {
+// MSET: every key written in one atomic step, across shards.
+asio::awaitable<void> cmd_mset(Session& s, Args a) {
   if (a.size() % 2 == 0) {
     s.reply().wrong_arity("mset");
-    return;
+    co_return;
   }
-  // Each key is written on its shard in request order; unlike Redis, an MSET spanning shards is
-  // not one atomic step (a concurrent reader on another connection may see part of it).
-  for (std::size_t i = 1; i < a.size(); i += 2) {
-    s.key_op_unreplied({.run = &guarded<op_set_unreplied>, .key = a[i], .value = a[i + 1]},
-                       s.shard_of(a[i]));
+  co_await atomically(s, s.shards_of(a.subspan(1), 2), [&] {
+    for (std::size_t i = 1; i < a.size(); i += 2) {
+      s.store_of(s.shard_of(a[i])).set(a[i], a[i + 1]);
+    }
+    s.reply().ok();
+  });
+}
+
+// MSETNX: all or nothing: nothing is written when any of the keys exists (t_string.c msetGeneric).
+asio::awaitable<void> cmd_msetnx(Session& s, Args a) {
+  if (a.size() % 2 == 0) {
+    s.reply().wrong_arity("msetnx");
+    co_return;
   }
-  s.reply().ok();
+  co_await atomically(s, s.shards_of(a.subspan(1), 2), [&] {
+    for (std::size_t i = 1; i < a.size(); i += 2) {
+      if (s.store_of(s.shard_of(a[i])).exists(a[i])) {
+        s.reply().integer(0);
+        return;
+      }
+    }
+    for (std::size_t i = 1; i < a.size(); i += 2) {
+      s.store_of(s.shard_of(a[i])).set(a[i], a[i + 1]);
+    }
+    s.reply().integer(1);
+  });
 }
 
 void cmd_strlen(Session& s, Args a) { s.key_op({.run = &guarded<op_strlen>, .key = a[1]}); }
@@ -508,24 +542,34 @@ const CommandSpec kCommands[] = {
      .sync = cmd_get},
     {.name = "mget",
      .arity = -2,
-     .flags = kRead,
+     .flags = kRead | kCmdAllShards,
      .keys = kEveryArgKey,
      .acl_categories = "@read @string @fast",
      .group = "string",
      .summary = "Atomically returns the string values of one or more keys.",
      .since = "1.0.0",
      .args = kKeysArg,
-     .sync = cmd_mget},
+     .async = cmd_mget},
     {.name = "mset",
      .arity = -3,
-     .flags = kWriteGrow,
+     .flags = kWriteGrow | kCmdAllShards,
      .keys = kKeyValuePairs,
      .acl_categories = "@write @string @slow",
      .group = "string",
      .summary = "Creates or modifies the string values of one or more keys.",
      .since = "1.0.1",
      .args = kMsetArgs,
-     .sync = cmd_mset},
+     .async = cmd_mset},
+    {.name = "msetnx",
+     .arity = -3,
+     .flags = kWriteGrow | kCmdAllShards,
+     .keys = kKeyValuePairs,
+     .acl_categories = "@write @string @slow",
+     .group = "string",
+     .summary = "Set multiple keys to multiple values, only if none of the keys exist.",
+     .since = "1.0.1",
+     .args = kMsetArgs,
+     .async = cmd_msetnx},
     {.name = "put",
      .arity = 3,
      .flags = kWriteGrow,

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <limits>
+#include <stdexcept>
 #include <tessera/server/shard/shard_calls.hpp>
 
 namespace tessera::server {
@@ -31,6 +32,67 @@ Session::Session(ShardSet& shards, ServerState& state, unsigned home, Dispatcher
       remote_done_(shards.size(), 0),
       remote_out_(shards.size()) {}
 
+Session::~Session() {
+  // WATCH registrations live in the shards' stores; drop them there (unless the server is
+  // stopping: then the stores go away with the shards).
+  if (multi_.watched.empty() || !shards_.running()) return;
+  for (auto& w : multi_.watched) {
+    shards_.post(w.shard, [&shard = shards_.shard(w.shard), key = std::move(w.key)] {
+      shard.when_free([&shard, key] { shard.store().unwatch(key); });
+    });
+  }
+}
+
+asio::awaitable<Session::HoldGuard> Session::hold(std::vector<unsigned> shards) {
+  if (!held_.empty()) {
+    // Inside an enclosing hold (EXEC): everything needed is held already.
+    for (unsigned s : shards) {
+      if (!holds(s)) throw std::logic_error("session: a nested hold needs a shard not held");
+    }
+    co_return HoldGuard{};
+  }
+  if (shards.empty()) co_return HoldGuard{};
+  co_await hold_shards(shards_, home_, id_, shards);
+  held_ = std::move(shards);
+  co_return HoldGuard{this};
+}
+
+void Session::release_held() {
+  release_shards(shards_, home_, held_);
+  held_.clear();
+}
+
+bool Session::holds(unsigned shard) const {
+  return std::binary_search(held_.begin(), held_.end(), shard);
+}
+
+Store& Session::store_of(unsigned shard) {
+  if (!holds(shard) && shard != home_) {
+    throw std::logic_error("session: a store reached without holding its shard");
+  }
+  return shards_.shard(shard).store();
+}
+
+std::vector<unsigned> Session::shards_of(Args keys, std::size_t step) const {
+  std::vector<unsigned> out;
+  for (std::size_t i = 0; i < keys.size(); i += step) out.push_back(shards_.shard_of(keys[i]));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+asio::awaitable<void> Session::wait_home_free() {
+  Shard& home = home_shard();
+  while (home.holder() != 0 && home.holder() != id_) {
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [&home](auto handler) {
+          // Resumed by a post, not inline from the release: the release goes on serving its FIFO.
+          home.when_free([h = std::move(handler)]() mutable { asio::post(std::move(h)); });
+        },
+        asio::use_awaitable);
+  }
+}
+
 void Session::queue_remote(unsigned shard, const KeyOp& op) {
   auto& ops = remote_ops_[shard];
   if (ops.size() == remote_done_[shard]) remote_shards_.push_back(shard);
@@ -39,8 +101,9 @@ void Session::queue_remote(unsigned shard, const KeyOp& op) {
 }
 
 bool Session::run_or_queue(const KeyOp& op, unsigned shard) {
-  if (shard == home_) {
-    op.run(home_store(), op, out_);
+  if (shard == home_ || !held_.empty()) {
+    // At home, or holding shards (an atomic operation): at once, in request order.
+    op.run(store_of(shard), op, out_);
     return false;
   }
   queue_remote(shard, op);
@@ -65,8 +128,8 @@ void Session::begin_sum() {
 
 void Session::sum_op(const KeyOp& op) {
   const unsigned s = shards_.shard_of(op.key);
-  if (s == home_) {
-    sum_base_ += op.run(home_store(), op, out_);
+  if (s == home_ || !held_.empty()) {
+    sum_base_ += op.run(store_of(s), op, out_);
     return;
   }
   queue_remote(s, op);
@@ -240,6 +303,9 @@ asio::awaitable<Session::Verdict> Session::drain(protocol::RequestParser& parser
       co_return Verdict::kClose;
     }
     if (argv_.empty()) continue;
+    // Another session's atomic operation holds the home shard: wait for it between commands
+    // (the command below may run on the home store at once).
+    if (home_shard().holder() != 0) co_await wait_home_free();
     ++counters.commands;
     if (const Barrier barrier = dispatch_(*this, argv_)) {
       // Remote replies are written first (in bounded rounds); then the rest runs before it.

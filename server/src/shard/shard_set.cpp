@@ -20,6 +20,15 @@ namespace tessera::server {
 Shard::Shard(unsigned id, const StoreSettings* settings, unsigned shard_count)
     : id_(id), store_(settings, shard_count) {}
 
+void Shard::release() {
+  holder_ = 0;
+  while (holder_ == 0 && !waiting_.empty()) {
+    DeferredWork work = std::move(waiting_.front());
+    waiting_.pop_front();
+    work();
+  }
+}
+
 namespace {
 
 // Once a store's memory fell this far below its peak, the freed pages go back to the OS.
@@ -75,10 +84,14 @@ asio::awaitable<void> expire_loop(Shard& shard) {
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     const auto start = std::chrono::steady_clock::now();
+    // A held shard's store belongs to its holder (shard_hold.hpp): the cycle skips the tick, or
+    // stops between slices, while the shard is held.
+    if (shard.holder() != 0) continue;
     const std::uint64_t expired_before = shard.store().counters().expired_keys;
     while (shard.store().active_expire_cycle(ShardSet::kExpireSlice).time_cap_reached &&
            std::chrono::steady_clock::now() - start < ShardSet::kExpireBudget) {
       co_await asio::post(shard.context(), asio::use_awaitable);
+      if (shard.holder() != 0) break;
     }
     const std::uint64_t bytes = shard.store().memory_bytes();
     peak = std::max(peak, bytes);
@@ -117,6 +130,7 @@ ShardSet::~ShardSet() { stop(); }
 
 void ShardSet::start() {
   if (!threads_.empty()) return;
+  running_.store(true, std::memory_order_release);
   for (auto& s : shards_) {
     guards_.emplace_back(s->context().get_executor());
     asio::co_spawn(s->context(), expire_loop(*s), asio::detached);
@@ -125,6 +139,7 @@ void ShardSet::start() {
 }
 
 void ShardSet::stop() {
+  running_.store(false, std::memory_order_release);
   for (auto& g : guards_) g.reset();
   guards_.clear();
   for (auto& s : shards_) s->context().stop();

@@ -24,7 +24,11 @@ enum CommandFlag : std::uint32_t {
   kCmdFast = 1u << 3,
   kCmdNoAuth = 1u << 4,  // allowed before AUTH (AUTH, HELLO, QUIT)
   kCmdAdmin = 1u << 5,
-  kCmdAllShards = 1u << 6,  // reads or changes every shard: runs as a barrier (async handler)
+  // Runs as a barrier (async handler), after every earlier operation of the batch: it reads or
+  // changes every shard, or holds its keys' shards for an atomic step (MSET, RENAME...).
+  kCmdAllShards = 1u << 6,
+  // Runs at once even between MULTI and EXEC (MULTI, EXEC, DISCARD, WATCH, QUIT): never queued.
+  kCmdNoQueue = 1u << 7,
 };
 
 // One argument in COMMAND DOCS (the shape redis-cli's help parser asserts on).

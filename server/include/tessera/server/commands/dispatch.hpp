@@ -10,6 +10,12 @@
 
 namespace tessera::server {
 
+// Between MULTI and EXEC, a command that passes the checks is queued (+QUEUED) instead, unless
+// it is one of those that never are (kCmdNoQueue); one that fails them aborts the transaction.
 Barrier dispatch(Session& session, Args argv);
+
+struct CommandSpec;
+// The command, or its subcommand, that argv names (nullptr when unknown); no checks, no effects.
+const CommandSpec* resolve_command(Args argv);
 
 }  // namespace tessera::server

@@ -32,13 +32,17 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/protocol/request_parser.hpp>
 #include <tessera/server/config/server_state.hpp>
+#include <tessera/server/session/multi_state.hpp>
 #include <tessera/server/shard/key_op.hpp>
+#include <tessera/server/shard/shard_calls.hpp>
+#include <tessera/server/shard/shard_hold.hpp>
 #include <tessera/server/shard/shard_set.hpp>
 
 namespace tessera::server {
@@ -70,6 +74,8 @@ class Session {
   Session(ShardSet& shards, ServerState& state, unsigned home, Dispatcher dispatch);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+  // Drops the session's WATCH registrations on their shards.
+  ~Session();
 
   enum class Verdict { kContinue, kClose };
   // Runs every complete command buffered in `parser`, writing replies to `sink` in request order.
@@ -96,6 +102,54 @@ class Session {
   void end_sum();
   // Runs every queued remote operation now (before a command that reads all shards).
   asio::awaitable<void> settle();
+
+  // ---- atomic operations over several shards (shard/shard_hold.hpp) ----
+  // Holds `shards` (ascending, no repeats) for this session until the returned guard is
+  // released or destroyed. While holding, key_op / key_op_unreplied / sum_op run at once on the
+  // held shard's store (from this thread), store_of() gives a held store, and on_shard /
+  // on_all_shards run their function inline. Inside an enclosing hold (a command run by EXEC)
+  // the shards must be among those held and nothing more is taken.
+  class HoldGuard {
+   public:
+    HoldGuard() = default;
+    explicit HoldGuard(Session* s) : session_(s) {}
+    HoldGuard(HoldGuard&& o) noexcept : session_(std::exchange(o.session_, nullptr)) {}
+    HoldGuard& operator=(HoldGuard&&) = delete;
+    ~HoldGuard() { release(); }
+    void release() {
+      if (session_ != nullptr) std::exchange(session_, nullptr)->release_held();
+    }
+
+   private:
+    Session* session_ = nullptr;
+  };
+  asio::awaitable<HoldGuard> hold(std::vector<unsigned> shards);
+  bool holding() const { return !held_.empty(); }
+  bool holds(unsigned shard) const;
+  // The store of `shard`, which this session holds (or the home shard's, between awaits).
+  Store& store_of(unsigned shard);
+  // Sorted, unique shards of `keys`.
+  std::vector<unsigned> shards_of(Args keys, std::size_t step = 1) const;
+
+  // call_on / call_on_all (shard_calls.hpp), or inline on the shards this session holds.
+  template <class F>
+  auto on_shard(unsigned target, F f) -> asio::awaitable<decltype(f(std::declval<Shard&>()))> {
+    if (holds(target)) co_return f(shards_.shard(target));
+    co_return co_await call_on(shards_, home_, target, std::move(f));
+  }
+  template <class F>
+  auto on_all_shards(F f) -> asio::awaitable<std::vector<decltype(f(std::declval<Shard&>()))>> {
+    if (held_.size() == shards_.size()) {
+      std::vector<decltype(f(shards_.shard(0)))> results;
+      results.reserve(shards_.size());
+      for (unsigned i = 0; i < shards_.size(); ++i) results.push_back(f(shards_.shard(i)));
+      co_return results;
+    }
+    co_return co_await call_on_all(shards_, home_, std::move(f));
+  }
+
+  // MULTI / EXEC / WATCH state (commands/transactions.cpp).
+  MultiState& multi() { return multi_; }
 
   ShardSet& shards() { return shards_; }
   ServerState& state() { return state_; }
@@ -130,6 +184,9 @@ class Session {
   };
 
   void queue_remote(unsigned shard, const KeyOp& op);
+  void release_held();
+  // Waits until no other session holds the home shard (between commands).
+  asio::awaitable<void> wait_home_free();
   // Runs `op` now when `shard` is home (false), else queues it for that shard (true).
   bool run_or_queue(const KeyOp& op, unsigned shard);
   Store& home_store() { return shards_.shard(home_).store(); }
@@ -169,6 +226,8 @@ class Session {
   std::int64_t sum_base_ = 0;
   std::uint32_t sum_refs_begin_ = 0;
   std::vector<std::string_view> argv_;
+  std::vector<unsigned> held_;  // shards this session holds (ascending), empty when none
+  MultiState multi_;
 };
 
 }  // namespace tessera::server

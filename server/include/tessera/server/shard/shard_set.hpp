@@ -6,7 +6,9 @@
 // closure to its io_context (ShardSet::post), which also gives the happens-before edge for
 // whatever the closure reads. Nothing here takes a lock besides the one inside io_context's queue.
 // What a data operation means is the Store's business; how an operation travels to its shard is
-// the session's (KeyOp, session/session.hpp) and shard_calls.hpp's.
+// the session's (KeyOp, session/session.hpp) and shard_calls.hpp's. Operations on several shards
+// that must be atomic hold the shards they involve (shard_hold.hpp): while a shard is held, the
+// work that would touch its store waits in the shard's FIFO (Shard::when_free).
 //
 // A key's shard is fastrange(hash_string(key, kShardSeed)) on the hash's top 32 bits: the map's
 // own hash with a seed of the shard layer's, so the shard choice shares no bits with the hash the
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +63,28 @@ class ConnectionHook : public ConnectionListHook {
 using ConnectionList =
     boost::intrusive::list<ConnectionHook, boost::intrusive::constant_time_size<false>>;
 
+// A move-only nullary callable (work queued behind a shard hold; asio handlers are move-only).
+class DeferredWork {
+ public:
+  DeferredWork() = default;
+  template <class F>
+  explicit DeferredWork(F f) : impl_(std::make_unique<Impl<F>>(std::move(f))) {}
+  void operator()() { impl_->run(); }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void run() = 0;
+  };
+  template <class F>
+  struct Impl final : Base {
+    explicit Impl(F f) : f(std::move(f)) {}
+    void run() override { f(); }
+    F f;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
 class Shard {
  public:
   Shard(unsigned id, const StoreSettings* settings, unsigned shard_count);
@@ -77,12 +102,31 @@ class Shard {
   std::uint64_t clock_s() const { return clock_s_; }
   void set_clock_s(std::uint64_t s) { clock_s_ = s; }
 
+  // ---- holds (shard_hold.hpp); only from this shard's thread ----
+  // The owner (a session id) holding this shard, 0 when free. While held, only the owner touches
+  // the store; every other piece of work that would touch it goes through when_free().
+  std::uint64_t holder() const { return holder_; }
+  // Runs `work` now when the shard is free, else queues it until the release (FIFO).
+  template <class F>
+  void when_free(F&& work) {
+    if (holder_ == 0) {
+      work();
+    } else {
+      waiting_.emplace_back(std::forward<F>(work));
+    }
+  }
+  void hold(std::uint64_t owner) { holder_ = owner; }
+  // Drops the hold, then runs the waiting work in order until some of it holds the shard again.
+  void release();
+
  private:
   unsigned id_;
   Store store_;
   ShardCounters counters_;
   ConnectionList connections_;
   std::uint64_t clock_s_ = 0;
+  std::uint64_t holder_ = 0;
+  std::deque<DeferredWork> waiting_;
   // Declared last so that it is destroyed first: destroying it destroys the handlers (connection
   // coroutines) still queued, whose connections unlink from connections_ on their way out.
   asio::io_context context_{1};
@@ -123,6 +167,8 @@ class ShardSet {
   void post(unsigned i, F&& f) {
     asio::post(shards_[i]->context(), std::forward<F>(f));
   }
+  // False once stop() began: nothing may be posted to the shards any more (they may be gone).
+  bool running() const { return running_.load(std::memory_order_acquire); }
   // Sum of the shards' published store bytes; any thread.
   std::uint64_t used_memory() const;
   // Sum of the shards' published counts of keys with a deadline; any thread.
@@ -135,6 +181,7 @@ class ShardSet {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<WorkGuard> guards_;
   std::vector<std::thread> threads_;
+  std::atomic<bool> running_{false};
 };
 
 }  // namespace tessera::server
