@@ -30,7 +30,7 @@ TEST_CASE("e2e raw: exact replies inline and multibulk mixed connection kept on 
         "FOO bar baz\r\n"
         "SET \"a b\" \"c\\x41d\"\r\nGET \"a b\"\r\n"
         "\r\n\n*0\r\n*-1\r\n"  // silent: empty lines, *0, *-1
-        "HELLO 3\r\nSELECT 1\r\nSELECT 0\r\nPING\r\n");
+        "HELLO 4\r\nSELECT 1\r\nSELECT 0\r\nPING\r\n");
     CHECK(c.read_exactly(want.size()) == want);
     CHECK(c.read_available(std::chrono::milliseconds(100)).empty());
     CHECK(c.roundtrip(resp({"QUIT"}), 5) == "+OK\r\n");

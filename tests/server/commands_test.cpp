@@ -148,7 +148,7 @@ TEST_CASE("commands: connection commands and exact error texts") {
   CHECK(c.call({"AUTH", "bob", "pw"}) ==
         "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
   CHECK(c.call({"AUTH", "a", "b", "c"}) == "-ERR syntax error\r\n");
-  CHECK(c.call({"HELLO", "3"}) == "-NOPROTO unsupported protocol version\r\n");
+  CHECK(c.call({"HELLO", "1"}) == "-NOPROTO unsupported protocol version\r\n");
   CHECK(c.call({"HELLO", "4"}) == "-NOPROTO unsupported protocol version\r\n");
   CHECK(c.call({"HELLO", "x"}) == "-ERR Protocol version is not an integer or out of range\r\n");
   CHECK(c.call({"HELLO", "2", "FOO"}) == "-ERR Syntax error in HELLO option 'FOO'\r\n");

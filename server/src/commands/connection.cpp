@@ -83,18 +83,21 @@ bool valid_client_name(std::string_view name) {
 }
 
 void cmd_hello(Session& s, Args a) {
-  // networking.c helloCommand, RESP2 only: HELLO 3 is refused with NOPROTO and the connection
-  // stays open, which is what Lettuce and go-redis fall back on.
+  // networking.c helloCommand: HELLO 2 / HELLO 3 choose the protocol (after every option has been
+  // checked and AUTH has passed); without a version the connection keeps the one it speaks. The
+  // reply is written in the chosen protocol: a map under RESP3, a flat array under RESP2.
+  auto version = s.reply().version();
   if (a.size() >= 2) {
     std::int64_t ver = 0;
     if (!protocol::parse_int64(a[1], ver)) {
       s.reply().error(errors::kProtocolVersionNotInteger);
       return;
     }
-    if (ver != 2) {
+    if (ver < 2 || ver > 3) {
       s.reply().error(errors::kNoProto);
       return;
     }
+    version = ver == 3 ? protocol::RespVersion::kResp3 : protocol::RespVersion::kResp2;
   }
   std::string_view user, pass, name;
   bool auth = false, setname = false;
@@ -135,13 +138,14 @@ void cmd_hello(Session& s, Args a) {
   // HELLO's "server" field stays "redis": some clients compare it, and Tessera answers as a
   // Redis-compatible server (Dragonfly does the same).
   auto& w = s.reply();
-  w.array(14);
+  w.set_version(version);
+  w.map(7);
   w.bulk("server");
   w.bulk("redis");
   w.bulk("version");
   w.bulk(kRedisVersion);
   w.bulk("proto");
-  w.integer(2);
+  w.integer(static_cast<std::int64_t>(version));
   w.bulk("id");
   w.integer(static_cast<std::int64_t>(s.id()));
   w.bulk("mode");
@@ -260,7 +264,7 @@ const CommandSpec kCommands[] = {
      .flags = kCmdNoAuth | kCmdFast,
      .acl_categories = "@fast @connection",
      .group = "connection",
-     .summary = "Handshakes with the server (RESP2 only).",
+     .summary = "Handshakes with the server.",
      .since = "6.0.0",
      .args = kHelloArgs,
      .sync = cmd_hello},

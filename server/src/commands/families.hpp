@@ -44,7 +44,7 @@ template <KeyOpBody Body>
 std::int64_t guarded(Store& store, const KeyOp& op, std::string& out) noexcept {
   const std::size_t mark = out.size();
   try {
-    protocol::ReplyWriter w(out);
+    protocol::ReplyWriter w(out, op.version);
     return Body(store, op, w);
   } catch (const std::bad_alloc&) {
     out.resize(mark);

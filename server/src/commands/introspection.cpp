@@ -220,7 +220,7 @@ asio::awaitable<void> cmd_info(Session& s, Args a) {
                      .connections = sh.connections().size(),
                      .expires = sh.store().deadline_count()};
   });
-  s.reply().bulk(info_text(s, infos, wanted));
+  s.reply().verbatim(info_text(s, infos, wanted));  // "=len txt:..." under RESP3
 }
 // ---------------------------------------------------------------------------------------------
 // COMMAND (introspection, from the table itself)
@@ -233,7 +233,7 @@ void write_flags(ReplyWriter& w, std::uint32_t f) {
   if (f & kCmdAdmin) names.push_back("admin");
   if (f & kCmdFast) names.push_back("fast");
   if (f & kCmdNoAuth) names.push_back("no_auth");
-  w.array(names.size());
+  w.set(names.size());
   for (auto n : names) w.simple(n);
 }
 
@@ -252,11 +252,17 @@ void write_info_entry(ReplyWriter& w, const CommandSpec& c, std::string_view par
     if (end > pos) cats.push_back(c.acl_categories.substr(pos, end - pos));
     pos = end + 1;
   }
-  w.array(cats.size());
+  // Redis 7.0's commandInfo: flags, categories, tips and key specs are sets under RESP3; the
+  // subcommands an array, or an empty set when the command has none.
+  w.set(cats.size());
   for (auto cat : cats) w.simple(cat);
-  w.array(0);  // tips
-  w.array(0);  // key specs
-  w.array(c.subcommands.size());
+  w.set(0);  // tips
+  w.set(0);  // key specs
+  if (c.subcommands.empty()) {
+    w.set(0);
+  } else {
+    w.array(c.subcommands.size());
+  }
   for (const auto& sub : c.subcommands) write_info_entry(w, sub, c.name);
 }
 
@@ -265,7 +271,7 @@ void write_arg_doc(ReplyWriter& w, const ArgDoc& d) {
   if (!d.token.empty()) n += 2;
   if (d.optional || d.multiple) n += 2;
   if (!d.children.empty()) n += 2;
-  w.array(n);
+  w.map(n / 2);
   w.bulk("name");
   w.bulk(d.name);
   w.bulk("type");
@@ -276,7 +282,7 @@ void write_arg_doc(ReplyWriter& w, const ArgDoc& d) {
   }
   if (d.optional || d.multiple) {
     w.bulk("flags");
-    w.array((d.optional ? 1 : 0) + (d.multiple ? 1 : 0));
+    w.set((d.optional ? 1 : 0) + (d.multiple ? 1 : 0));
     if (d.optional) w.simple("optional");
     if (d.multiple) w.simple("multiple");
   }
@@ -287,11 +293,11 @@ void write_arg_doc(ReplyWriter& w, const ArgDoc& d) {
   }
 }
 
-// RESP2 COMMAND DOCS: a flat array of name / doc pairs; each doc a flat array of key / value
-// pairs, summary, since and group always present (redis-cli reads them unconditionally).
+// COMMAND DOCS: a map of name / doc pairs; each doc a map (flat arrays under RESP2), summary, since
+// and group always present (redis-cli reads them unconditionally).
 void write_doc(ReplyWriter& w, const CommandSpec& c) {
   w.bulk(c.name);
-  w.array(c.args.empty() ? 6 : 8);
+  w.map(c.args.empty() ? 3 : 4);
   w.bulk("summary");
   w.bulk(c.summary);
   w.bulk("since");
@@ -344,7 +350,7 @@ void cmd_command_docs(Session& s, Args a) {
   auto& w = s.reply();
   if (a.size() == 2) {
     auto table = command_table();
-    w.array(table.size() * 2);
+    w.map(table.size());
     for (const auto& c : table) write_doc(w, c);
     return;
   }
@@ -352,7 +358,7 @@ void cmd_command_docs(Session& s, Args a) {
   for (std::size_t i = 2; i < a.size(); ++i) {
     if (const CommandSpec* c = find_command(a[i])) found.push_back(c);
   }
-  w.array(found.size() * 2);
+  w.map(found.size());
   for (const CommandSpec* c : found) write_doc(w, *c);
 }
 

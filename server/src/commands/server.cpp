@@ -41,7 +41,7 @@ void cmd_config_get(Session& s, Args a) {
     for (const ParamSpec* p : hits) values.push_back(parameter_value(s.state().config, *p));
   }
   auto& w = s.reply();
-  w.array(hits.size() * 2);
+  w.map(hits.size());
   for (std::size_t i = 0; i < hits.size(); ++i) {
     w.bulk(hits[i]->name);
     w.bulk(values[i]);

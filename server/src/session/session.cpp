@@ -100,7 +100,9 @@ void Session::queue_remote(unsigned shard, const KeyOp& op) {
   ++remote_pending_;
 }
 
-bool Session::run_or_queue(const KeyOp& op, unsigned shard) {
+bool Session::run_or_queue(const KeyOp& request, unsigned shard) {
+  KeyOp op = request;
+  op.version = writer_.version();  // its reply is written in this connection's protocol
   if (shard == home_ || !held_.empty()) {
     // At home, or holding shards (an atomic operation): at once, in request order.
     op.run(store_of(shard), op, out_);
@@ -126,7 +128,9 @@ void Session::begin_sum() {
   sum_refs_begin_ = static_cast<std::uint32_t>(sum_refs_.size());
 }
 
-void Session::sum_op(const KeyOp& op) {
+void Session::sum_op(const KeyOp& request) {
+  KeyOp op = request;
+  op.version = writer_.version();
   const unsigned s = shards_.shard_of(op.key);
   if (s == home_ || !held_.empty()) {
     sum_base_ += op.run(store_of(s), op, out_);

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include <tessera/protocol/reply_writer.hpp>
+
 namespace tessera::server {
 
 class Store;
@@ -28,6 +30,9 @@ struct KeyOp {
   std::int64_t param1 = 0;  // e.g. a deadline, an increment, a range start
   std::int64_t param2 = 0;  // e.g. a range end
   std::uint32_t flags = 0;  // the family's own option bits
+  // The protocol the requesting connection speaks (HELLO 2/3): `run` writes its reply in it, on
+  // whichever shard it runs. Set by the session when it runs or queues the operation.
+  protocol::RespVersion version = protocol::RespVersion::kResp2;
 };
 
 }  // namespace tessera::server
