@@ -50,13 +50,14 @@ def rows():
          "NX/XX/GET, MGET/MSET with nil, integer and error replies, a SCAN loop, INFO, "
          "`redisReconnect` after a server restart, the async API on the libevent adapter"),
         ("node-redis (npm `redis`)", npm_version("redis"), ["node-redis-resp2", "node-redis-resp3"],
-         "with `RESP: 2`: connect with CLIENT SETNAME/SETINFO, ping/echo, set/get with "
+         "with RESP3 (its default) and with `RESP: 2`: connect with HELLO 3 SETNAME or CLIENT "
+         "SETNAME/SETINFO, ping/echo, set/get with "
          "NX/XX/GET, mSet/mGet, del/exists/type/strLen, binary keys and values (Buffer type "
          "mapping, 1 MiB), `execAsPipeline`, 1000 commands pipelined in one tick, `scanIterator` "
          "with MATCH/COUNT/TYPE, info, clientGetName/SetName, error texts, `createClientPool`, "
-         "reconnection (offline queue) after a server restart. With RESP3, its default: nothing"),
+         "reconnection (offline queue) after a server restart"),
         ("ioredis", npm_version("ioredis"), ["ioredis-resp2", "ioredis-resp3"],
-         "the same calls over RESP2 (asked, or its default RESP3 refused and fallen back from): "
+         "the same calls over RESP3 (its default) and RESP2: "
          "set with NX/XX/GET, mset/mget (objects, varargs), getBuffer/mgetBuffer, `pipeline()` "
          "with an error in place, `enableAutoPipelining` (1000 commands), `scanStream` with "
          "match/count/type, info, `connectionName`, error texts, reconnection after a server "
