@@ -1,6 +1,7 @@
 // The introspection family: INFO (the server's state and each shard's store statistics, gathered
 // through one hop per shard) and COMMAND (COUNT, DOCS, INFO, LIST: written from the command table
 // itself, so they cannot drift from what dispatch runs).
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <tessera/protocol/ascii.hpp>
+#include <tessera/protocol/numbers.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
 
 #include "families.hpp"
@@ -42,6 +44,14 @@ std::string human_bytes(std::uint64_t n) {
   if (n < 1024ull * 1024) return fmt::format("{:.2f}K", d / 1024);
   if (n < 1024ull * 1024 * 1024) return fmt::format("{:.2f}M", d / (1024.0 * 1024));
   return fmt::format("{:.2f}G", d / (1024.0 * 1024 * 1024));
+}
+
+// What the process has allocated from glibc's malloc, every arena (mallinfo2: the bytes in use in
+// the arenas plus the chunks mmap()ed directly): Redis's used_memory, which counts everything
+// (connections' buffers, the tables, the values), not only the store.
+std::uint64_t allocated_bytes() {
+  const struct mallinfo2 mi = ::mallinfo2();
+  return static_cast<std::uint64_t>(mi.uordblks) + static_cast<std::uint64_t>(mi.hblkhd);
 }
 
 std::uint64_t rss_bytes() {
@@ -133,17 +143,22 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
   if (want("memory", true)) {
     section("Memory");
     const std::uint64_t rss = rss_bytes();
+    const std::uint64_t used = allocated_bytes();
     const std::uint64_t maxmemory = st.store.maxmemory.load();
-    field("used_memory", bytes);
-    field("used_memory_human", human_bytes(bytes));
+    field("used_memory", used);
+    field("used_memory_human", human_bytes(used));
     field("used_memory_rss", rss);
     field("used_memory_rss_human", human_bytes(rss));
+    // The store's own figure (entries and tables): what maxmemory is compared with.
+    field("tessera_used_memory_store", bytes);
+    field("tessera_used_memory_store_human", human_bytes(bytes));
     field("maxmemory", maxmemory);
     field("maxmemory_human", human_bytes(maxmemory));
     field("maxmemory_policy", policy_name(st.store.policy.load()));
-    field(
-        "mem_fragmentation_ratio",
-        fmt::format("{:.2f}", bytes ? static_cast<double>(rss) / static_cast<double>(bytes) : 0.0));
+    field("mem_fragmentation_ratio",
+          fmt::format("{:.2f}", used ? static_cast<double>(rss) / static_cast<double>(used) : 0.0));
+    field("mem_fragmentation_bytes",
+          static_cast<std::int64_t>(rss) - static_cast<std::int64_t>(used));
     field("mem_allocator", "libc");
   }
   if (want("persistence", true)) {
@@ -222,6 +237,117 @@ asio::awaitable<void> cmd_info(Session& s, Args a) {
   });
   s.reply().verbatim(info_text(s, infos, wanted));  // "=len txt:..." under RESP3
 }
+// ---------------------------------------------------------------------------------------------
+// MEMORY (USAGE on the key's shard; STATS and DOCTOR from every shard's figures)
+
+std::int64_t op_memory_usage(Store& store, const KeyOp& op, ReplyWriter& w) {
+  if (auto bytes = store.memory_usage(op.key)) {
+    w.integer(static_cast<std::int64_t>(*bytes));
+  } else {
+    w.null_bulk();
+  }
+  return 0;
+}
+
+void cmd_memory_usage(Session& s, Args a) {
+  // MEMORY USAGE key [SAMPLES count]: a string's size is exact, so SAMPLES changes nothing, but
+  // it is checked as Redis checks it.
+  if (a.size() != 3) {
+    std::int64_t samples = 0;
+    if (a.size() != 5 || !protocol::iequals(a[3], "samples")) {
+      s.reply().syntax_error();
+      return;
+    }
+    if (!protocol::parse_int64(a[4], samples)) {
+      s.reply().error("ERR value is not an integer or out of range");
+      return;
+    }
+  }
+  s.key_op({.run = &guarded<op_memory_usage>, .key = a[2]});
+}
+
+struct MemoryFigures {
+  std::uint64_t allocated = 0, rss = 0, store = 0, keys = 0;
+};
+
+asio::awaitable<MemoryFigures> memory_figures(Session& s) {
+  auto per_shard =
+      co_await call_on_all(s.shards(), s.home(), [](Shard& sh) { return sh.store().map_stats(); });
+  MemoryFigures f{.allocated = allocated_bytes(), .rss = rss_bytes()};
+  for (const auto& m : per_shard) {
+    f.store += m.memory_bytes;
+    f.keys += m.count;
+  }
+  co_return f;
+}
+
+asio::awaitable<void> cmd_memory_stats(Session& s, Args) {
+  const MemoryFigures f = co_await memory_figures(s);
+  auto& w = s.reply();
+  const double ratio =
+      f.allocated ? static_cast<double>(f.rss) / static_cast<double>(f.allocated) : 0;
+  w.array(14);
+  w.bulk("total.allocated");
+  w.integer(static_cast<std::int64_t>(f.allocated));
+  w.bulk("keys.count");
+  w.integer(static_cast<std::int64_t>(f.keys));
+  w.bulk("keys.bytes-per-key");
+  w.integer(static_cast<std::int64_t>(f.keys ? f.allocated / f.keys : 0));
+  w.bulk("dataset.bytes");
+  w.integer(static_cast<std::int64_t>(f.store));
+  w.bulk("dataset.percentage");
+  w.bulk(fmt::format(
+      "{:.17g}",
+      f.allocated ? 100.0 * static_cast<double>(f.store) / static_cast<double>(f.allocated) : 0.0));
+  w.bulk("fragmentation");
+  w.bulk(fmt::format("{:.17g}", ratio));
+  w.bulk("fragmentation.bytes");
+  w.integer(static_cast<std::int64_t>(f.rss) - static_cast<std::int64_t>(f.allocated));
+}
+
+asio::awaitable<void> cmd_memory_doctor(Session& s, Args) {
+  const MemoryFigures f = co_await memory_figures(s);
+  std::string text;
+  if (f.allocated < 5u * 1024 * 1024) {
+    text =
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't "
+        "be used in these conditions. Please, leave for your mission on Earth and fill it with "
+        "some data. The new Sam and I will be back to our programming as soon as I finished "
+        "rebooting.";
+  } else if (f.rss > f.allocated &&
+             static_cast<double>(f.rss) / static_cast<double>(f.allocated) > 1.4 &&
+             f.rss - f.allocated > 10u * 1024 * 1024) {
+    text = fmt::format(
+        "Sam, I detected a few issues in this Tessera instance memory implants:\n\n"
+        " * High process RSS overhead: the process's resident memory is {:.2f} times what it has "
+        "allocated ({} more). Freed memory the allocator keeps (after deletes or a FLUSHALL, "
+        "MEMORY PURGE gives it back) or other memory mapped into the process.\n\n"
+        "I'm here to keep you safe, Sam. I want to help you.\n",
+        static_cast<double>(f.rss) / static_cast<double>(f.allocated),
+        human_bytes(f.rss - f.allocated));
+  } else {
+    text =
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what "
+        "occurs on this base.";
+  }
+  s.reply().bulk(text);
+}
+
+void cmd_memory_purge(Session& s, Args) {
+  ::malloc_trim(0);
+  s.reply().ok();
+}
+
+void cmd_memory_help(Session& s, Args) {
+  write_help(s, "MEMORY",
+             {"DOCTOR", "    Return memory problems reports.", "PURGE",
+              "    Attempt to purge dirty pages for reclamation by the allocator.", "STATS",
+              "    Return information about the memory usage of the server.",
+              "USAGE <key> [SAMPLES <count>]",
+              "    Return memory in bytes used by <key> and its value. Nested values are",
+              "    sampled up to <count> times (default: 5, 0 means sample all)."});
+}
+
 // ---------------------------------------------------------------------------------------------
 // COMMAND (introspection, from the table itself)
 
@@ -416,6 +542,54 @@ const CommandSpec kCommandSubs[] = {
      .sync = cmd_command_list},
 };
 
+constexpr std::string_view kMemoryAcl = "@slow";
+constexpr ArgDoc kMemoryUsageArgs[] = {
+    {.name = "key", .type = "key"},
+    {.name = "count", .type = "integer", .token = "SAMPLES", .optional = true}};
+
+const CommandSpec kMemorySubs[] = {
+    {.name = "doctor",
+     .arity = 2,
+     .flags = kCmdAllShards,
+     .acl_categories = kMemoryAcl,
+     .group = "server",
+     .summary = "Outputs a memory problems report.",
+     .since = "4.0.0",
+     .async = cmd_memory_doctor},
+    {.name = "help",
+     .arity = 2,
+     .acl_categories = kMemoryAcl,
+     .group = "server",
+     .summary = "Returns helpful text about the different subcommands.",
+     .since = "4.0.0",
+     .sync = cmd_memory_help},
+    {.name = "purge",
+     .arity = 2,
+     .acl_categories = kMemoryAcl,
+     .group = "server",
+     .summary = "Asks the allocator to release memory (malloc_trim).",
+     .since = "4.0.0",
+     .sync = cmd_memory_purge},
+    {.name = "stats",
+     .arity = 2,
+     .flags = kCmdAllShards,
+     .acl_categories = kMemoryAcl,
+     .group = "server",
+     .summary = "Returns details about memory usage (the fields that apply to Tessera).",
+     .since = "4.0.0",
+     .async = cmd_memory_stats},
+    {.name = "usage",
+     .arity = -3,
+     .flags = kCmdReadonly,
+     .keys = {.first = 2, .last = 2, .step = 1},
+     .acl_categories = "@read @slow",
+     .group = "server",
+     .summary = "Estimates the memory usage of a key (its entry block and its table slot).",
+     .since = "4.0.0",
+     .args = kMemoryUsageArgs,
+     .sync = cmd_memory_usage},
+};
+
 const CommandSpec kCommands[] = {
     {.name = "command",
      .arity = -1,
@@ -435,6 +609,14 @@ const CommandSpec kCommands[] = {
      .since = "1.0.0",
      .args = kSections,
      .async = cmd_info},
+    {.name = "memory",
+     .arity = -2,
+     .acl_categories = "@slow",
+     .group = "server",
+     .summary = "A container for memory diagnostics commands.",
+     .since = "4.0.0",
+     .args = kSubcommandArg,
+     .subcommands = kMemorySubs},
 };
 
 }  // namespace

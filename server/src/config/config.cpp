@@ -295,9 +295,6 @@ std::string validate(const Config& c) {
       }
     }
   }
-  if (c.metrics_port != 0 && c.metrics_port == c.port) {
-    return "metrics-port must differ from port";
-  }
   return {};
 }
 
@@ -313,7 +310,6 @@ std::string Config::describe() const {
     << " requirepass=" << (requirepass.empty() ? "(none)" : "(set)")
     << " client-query-buffer-limit=" << memory_text(client_query_buffer_limit)
     << " reply-chunk-bytes=" << memory_text(reply_chunk_bytes) << " loglevel=" << loglevel;
-  if (metrics_port != 0) o << " metrics-port=" << metrics_port;
   if (!config_file.empty()) o << " config=" << config_file;
   return o.str();
 }

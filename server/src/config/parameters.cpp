@@ -11,8 +11,8 @@
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/limits.hpp>
 #include <tessera/protocol/numbers.hpp>
-#include <tessera/server/shard/shard_limits.hpp>
 #include <tessera/server/config/server_state.hpp>
+#include <tessera/server/shard/shard_limits.hpp>
 
 namespace tessera::server {
 
@@ -303,13 +303,9 @@ const ParamSpec kParameters[] = {
      .publish = [](ServerState& s) { s.store.samples.store(s.config.maxmemory_samples); }},
     {.name = "metrics-port",
      .type = ParamType::kInt,
-     .min = 0,
-     .max = 65535,
+     .flags = kParamInert,
      .default_text = "0",
-     .help =
-         "Serve Prometheus metrics on GET /metrics at this port, on the bind addresses (0: off)",
-     .set = set_field<&Config::metrics_port>,
-     .get = get_field<&Config::metrics_port>},
+     .help = "the Prometheus endpoint is not there yet: only 0, off"},
     {.name = "no-appendfsync-on-rewrite",
      .type = ParamType::kBool,
      .flags = kParamInert,
@@ -445,25 +441,14 @@ const ParamSpec kParameters[] = {
      .get = get_field<&Config::shards>},
     {.name = "slowlog-log-slower-than",
      .type = ParamType::kInt,
-     .flags = kParamMutable,
-     .min = -1,
-     .max = LLONG_MAX,
+     .flags = kParamInert,
      .default_text = "10000",
-     .help = "Log commands slower than this many microseconds in SLOWLOG (-1: off, 0: all)",
-     .set = set_field<&Config::slowlog_log_slower_than>,
-     .get = get_field<&Config::slowlog_log_slower_than>,
-     .publish =
-         [](ServerState& s) { s.slowlog_log_slower_than.store(s.config.slowlog_log_slower_than); }},
+     .help = "SLOWLOG is not there yet"},
     {.name = "slowlog-max-len",
      .type = ParamType::kInt,
-     .flags = kParamMutable,
-     .min = 0,
-     .max = LONG_MAX,
+     .flags = kParamInert,
      .default_text = "128",
-     .help = "SLOWLOG entries kept",
-     .set = set_field<&Config::slowlog_max_len>,
-     .get = get_field<&Config::slowlog_max_len>,
-     .publish = [](ServerState& s) { s.slowlog_max_len.store(s.config.slowlog_max_len); }},
+     .help = "SLOWLOG is not there yet"},
     {.name = "stop-writes-on-bgsave-error",
      .type = ParamType::kBool,
      .flags = kParamInert,

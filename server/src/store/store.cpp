@@ -152,6 +152,12 @@ std::optional<std::size_t> Store::value_size(std::string_view key) {
   return e->value().size();
 }
 
+std::optional<std::size_t> Store::memory_usage(std::string_view key) {
+  auto e = lookup(key, false);
+  if (!e) return std::nullopt;
+  return e->block_bytes() + 1 + sizeof(void*);
+}
+
 ValueType Store::type(std::string_view key) {
   return lookup(key, false) ? ValueType::kString : ValueType::kNone;
 }

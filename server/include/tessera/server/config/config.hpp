@@ -44,9 +44,6 @@ struct Config {
   // A batch stops executing once this many reply bytes are pending, writes them, then continues:
   // what bounds the memory held for a client that never reads (see session.hpp).
   std::uint64_t reply_chunk_bytes = 256 * 1024;
-  std::int64_t slowlog_log_slower_than = 10000;  // microseconds; negative: off; 0: every command
-  std::uint64_t slowlog_max_len = 128;
-  int metrics_port = 0;     // Prometheus /metrics; 0: off
   std::string config_file;  // absolute path of the file read at start-up ("" when none)
 
   // "bind=127.0.0.1 port=6379 shards=2 ..." for the start-up log line (the password is not shown).

@@ -2,7 +2,7 @@
 //
 // `config` changes only through CONFIG SET, and only in the fields of parameters flagged
 // kParamMutable (config/parameters.hpp). Those fields are written and read under config_mutex;
-// code on a hot path reads the atomic mirror instead (maxmemory, timeout, slowlog...), which the
+// code on a hot path reads the atomic mirror instead (maxmemory, timeout, ...), which the
 // parameter's publish hook updates. Every other field is fixed once serving and read freely.
 #pragma once
 
@@ -18,11 +18,7 @@ namespace tessera::server {
 
 struct ServerState {
   explicit ServerState(Config c)
-      : config(std::move(c)),
-        timeout(config.timeout),
-        slowlog_log_slower_than(config.slowlog_log_slower_than),
-        slowlog_max_len(config.slowlog_max_len),
-        started(std::chrono::steady_clock::now()) {
+      : config(std::move(c)), timeout(config.timeout), started(std::chrono::steady_clock::now()) {
     store.maxmemory = config.maxmemory;
     store.policy = config.maxmemory_policy;
     store.samples = config.maxmemory_samples;
@@ -33,9 +29,7 @@ struct ServerState {
 
   // What the stores read: clock, maxmemory, maxmemory-policy, maxmemory-samples (CONFIG SET).
   StoreSettings store;
-  std::atomic<std::uint64_t> timeout;                 // CONFIG SET timeout
-  std::atomic<std::int64_t> slowlog_log_slower_than;  // CONFIG SET slowlog-log-slower-than
-  std::atomic<std::uint64_t> slowlog_max_len;         // CONFIG SET slowlog-max-len
+  std::atomic<std::uint64_t> timeout;  // CONFIG SET timeout
   std::atomic<std::uint64_t> connected_clients{0};
   std::atomic<std::uint64_t> total_connections{0};
   std::atomic<std::uint64_t> rejected_connections{0};

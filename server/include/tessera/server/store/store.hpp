@@ -174,6 +174,9 @@ class Store {
   // The length of the value (STRLEN), nullopt when the key is missing.
   std::optional<std::size_t> value_size(std::string_view key);
   ValueType type(std::string_view key);
+  // MEMORY USAGE: the bytes the key costs (its entry block and its slot's table bytes: one
+  // metadata byte and one pointer), without touching it; nullopt when missing.
+  std::optional<std::size_t> memory_usage(std::string_view key);
   // TTL, PTTL, EXPIRETIME, PEXPIRETIME.
   KeyDeadline deadline(std::string_view key);
   // The raw access clock (OBJECT IDLETIME / FREQ), without touching it; nullopt when missing.
