@@ -219,12 +219,12 @@ TEST_CASE("e2e eviction: allkeys policies never refuse a write and keep within m
     auto server = start_tessera(2, {"--maxmemory", "2mb", "--maxmemory-policy", policy});
     Conn c(server.port());
     CHECK(fill(c, "k:", 40000, [](int) { return 0; }) == 0);  // ~9 MB of writes, no -OOM
-    const auto used = info_field(server.port(), "used_memory");
+    const auto used = info_field(server.port(), "tessera_used_memory_store");
     const auto evicted = info_field(server.port(), "evicted_keys");
     const auto keys = dbsize(c);
     std::printf(
         "%s at maxmemory 2mb: 40000 SETs of 200 B, %lld keys left, %lld evicted, "
-        "used_memory %lld\n",
+        "store bytes %lld\n",
         policy, static_cast<long long>(keys), static_cast<long long>(evicted),
         static_cast<long long>(used));
     CHECK(evicted > 20000);

@@ -464,7 +464,7 @@ TEST_CASE("reliability: many writers at maxmemory get -OOM then reads deletes an
   CHECK(unexpected == 0);
   std::vector<std::string> all;
   for (auto& a : acked) all.insert(all.end(), a.begin(), a.end());
-  const std::int64_t used = info_field(server.port(), "used_memory");
+  const std::int64_t used = info_field(server.port(), "tessera_used_memory_store");
   CHECK(used > 4'000'000 * 9 / 10);
   CHECK(used < 2 * 4'000'000);  // concurrent writers overshoot the check, but not by much
   Conn c(server.port());
