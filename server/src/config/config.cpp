@@ -18,8 +18,8 @@
 #include <thread>
 
 #include <tessera/protocol/ascii.hpp>
-#include <tessera/server/shard/shard_limits.hpp>
 #include <tessera/server/config/parameters.hpp>
+#include <tessera/server/shard/shard_limits.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
