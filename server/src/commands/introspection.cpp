@@ -12,6 +12,17 @@
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TESSERA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESSERA_ASAN 1
+#endif
+#endif
+#if TESSERA_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
+
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
@@ -49,9 +60,14 @@ std::string human_bytes(std::uint64_t n) {
 // What the process has allocated from glibc's malloc, every arena (mallinfo2: the bytes in use in
 // the arenas plus the chunks mmap()ed directly): Redis's used_memory, which counts everything
 // (connections' buffers, the tables, the values), not only the store.
+// Under AddressSanitizer malloc is the sanitizer's, and mallinfo2 reports zeros: ask it instead.
 std::uint64_t allocated_bytes() {
+#if TESSERA_ASAN
+  return __sanitizer_get_current_allocated_bytes();
+#else
   const struct mallinfo2 mi = ::mallinfo2();
   return static_cast<std::uint64_t>(mi.uordblks) + static_cast<std::uint64_t>(mi.hblkhd);
+#endif
 }
 
 std::uint64_t rss_bytes() {

@@ -566,9 +566,11 @@ bool Store::evict_one(EvictionPolicy policy) {
     victim = std::move(sampled[random_u64() % sampled.size()].second);
   } else {
     // evict.c evictionPoolPopulate: keep the 16 best candidates seen so far, ascending.
-    for (auto& [score, key] : sampled) {
+    for (auto& sample : sampled) {
+      const std::uint64_t score = sample.first;
+      std::string& key = sample.second;
       auto same = std::find_if(pool_.begin(), pool_.end(),
-                               [&](const Candidate& c) { return c.key == key; });
+                               [&key](const Candidate& c) { return c.key == key; });
       if (same != pool_.end()) pool_.erase(same);
       if (pool_.size() >= kPoolSize && score <= pool_.front().score) continue;
       auto at = std::lower_bound(pool_.begin(), pool_.end(), score,
