@@ -20,7 +20,8 @@
 #endif
 #endif
 #if TESSERA_ASAN
-#include <sanitizer/allocator_interface.h>
+// The sanitizer runtime's (GCC's and clang's); declared here because GCC ships no header for it.
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include <tessera/protocol/ascii.hpp>
