@@ -328,6 +328,21 @@ TEST_CASE("commands: AUTH with requirepass NOAUTH before it") {
   InProcessSession d(env.set, env.state);
   CHECK(d.call({"HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "x"}).starts_with("*14\r\n"));
   CHECK(d.call({"CLIENT", "GETNAME"}) == "$1\r\nx\r\n");
+  // A HELLO that fails changes nothing: it validates every option before it authenticates
+  // (issue 21 item 5; checked to fail before: the bad name was refused after AUTH took effect).
+  InProcessSession h(env.set, env.state);
+  CHECK(h.call({"HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "bad name"}) ==
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+  CHECK(h.call({"GET", "a"}) == "-NOAUTH Authentication required.\r\n");
+  CHECK(h.call({"HELLO", "2", "AUTH", "default", "s3cret", "FOO"}) ==
+        "-ERR Syntax error in HELLO option 'FOO'\r\n");
+  CHECK(h.call({"GET", "a"}) == "-NOAUTH Authentication required.\r\n");
+  CHECK(h.call({"HELLO", "2", "AUTH", "default", "wrong", "SETNAME", "x"}) ==
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  CHECK(h.call({"CLIENT", "GETNAME"}) == "-NOAUTH Authentication required.\r\n");
+  CHECK(
+      h.call({"HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "ok"}).starts_with("*14\r\n"));
+  CHECK(h.call({"CLIENT", "GETNAME"}) == "$2\r\nok\r\n");
   InProcessSession e(env.set, env.state);
   CHECK(e.call({"AUTH", "default", "s3cret"}) == "+OK\r\n");
   CHECK(e.call({"MSET", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"}) == "+OK\r\n");

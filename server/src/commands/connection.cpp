@@ -99,6 +99,10 @@ void cmd_hello(Session& s, Args a) {
     }
     version = ver == 3 ? protocol::RespVersion::kResp3 : protocol::RespVersion::kResp2;
   }
+  // Every option is checked before anything takes effect, so a HELLO that fails changes nothing
+  // (Redis 7.2's order; 7.0.15 authenticated while it parsed, so "HELLO 2 AUTH default <pw>
+  // SETNAME <bad name>" failed yet left the connection authenticated). The error texts are
+  // 7.0.15's; with several faults the first in this order is reported: syntax, name, password.
   std::string_view user, pass, name;
   bool auth = false, setname = false;
   for (std::size_t i = 2; i < a.size(); ++i) {
@@ -117,24 +121,20 @@ void cmd_hello(Session& s, Args a) {
       return;
     }
   }
-  if (auth) {
-    if (!check_password(s, user, pass)) {
-      s.reply().error(errors::kWrongPass);
-      return;
-    }
-    s.set_authenticated(true);
+  if (setname && !valid_client_name(name)) {
+    s.reply().error(errors::kBadClientName);
+    return;
   }
-  if (!s.authenticated()) {
+  if (auth && !check_password(s, user, pass)) {
+    s.reply().error(errors::kWrongPass);
+    return;
+  }
+  if (!auth && !s.authenticated()) {
     s.reply().error(errors::kHelloNoAuth);
     return;
   }
-  if (setname) {
-    if (!valid_client_name(name)) {
-      s.reply().error(errors::kBadClientName);
-      return;
-    }
-    s.set_name(name);
-  }
+  if (auth) s.set_authenticated(true);
+  if (setname) s.set_name(name);
   // HELLO's "server" field stays "redis": some clients compare it, and Tessera answers as a
   // Redis-compatible server (Dragonfly does the same).
   auto& w = s.reply();
