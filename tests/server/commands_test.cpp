@@ -389,6 +389,32 @@ TEST_CASE("commands: CONFIG GET INFO and the introspection commands") {
   CHECK(c.call({"CONFIG", "SET", "port", "1"}).starts_with("-ERR CONFIG SET failed"));
   CHECK(c.call({"CONFIG", "SET", "nope", "1"}) ==
         "-ERR Unknown option or number of arguments for CONFIG SET - 'nope'\r\n");
+  // Redis 7.0.15's CONFIG SET (issue 21; the odd count and the duplicate checked to fail before):
+  // names first, in order, stopping at the first unknown, immutable or repeated one; then values.
+  const auto failed = [](std::string_view arg, std::string_view why) {
+    return "-ERR CONFIG SET failed (possibly related to argument '" + std::string(arg) + "') - " +
+           std::string(why) + "\r\n";
+  };
+  CHECK(c.call({"CONFIG", "SET", "maxmemory", "1", "timeout"}) == "-ERR syntax error\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory"}) ==
+        "-ERR wrong number of arguments for 'config|set' command\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory", "1", "MAXMEMORY", "2"}) ==
+        failed("MAXMEMORY", "duplicate parameter"));
+  CHECK(c.call({"CONFIG", "SET", "timeout", "1", "maxmemory", "1", "timeout", "3"}) ==
+        failed("timeout", "duplicate parameter"));
+  CHECK(c.call({"CONFIG", "SET", "maxmemory", "abc", "foo", "1"}) ==
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n");
+  CHECK(c.call({"CONFIG", "SET", "maxmemory", "abc", "timeout", "1", "timeout", "2"}) ==
+        failed("timeout", "duplicate parameter"));
+  CHECK(c.call({"CONFIG", "SET", "DATABASES", "1", "maxmemory", "1", "maxmemory", "2"}) ==
+        failed("DATABASES", "can't set immutable config"));
+  CHECK(c.call({"CONFIG", "SET", "MAXMEMORY", "abc"}) ==
+        failed("maxmemory", "argument must be a memory value"));
+  CHECK(c.call({"CONFIG", "SET", "TimeOut", "-5"}) ==
+        failed("timeout", "argument must be between 0 and 2147483647 inclusive"));
+  CHECK(c.call({"CONFIG", "SET", "timeout", "1.5", "maxmemory", "abc"}) ==
+        failed("timeout", "argument couldn't be parsed into an integer"));
+  CHECK(c.call({"CONFIG", "GET", "timeout"}) == "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n");
 
   c.call({"SET", "a", "1"});
   c.call({"SET", "b", "2"});
