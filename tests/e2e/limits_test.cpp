@@ -8,6 +8,7 @@
 #include <csignal>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e_util.hpp"
@@ -148,4 +149,35 @@ TEST_CASE("e2e limits: SIGTERM under load exits 0 within a second replies delive
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
     CHECK(idle.closed_by_peer(1s));
   }
+}
+
+// Issue 21 item 6: a client that is still receiving a long reply is not idle. With --timeout 1 a
+// slow reader takes several seconds to receive 24 MB; every partial write counts as activity
+// (checked to fail before: the idle sweep closed it mid-reply, as only a whole write counted).
+TEST_CASE("e2e limits: the idle timeout spares a client slowly receiving a long reply") {
+  auto server = start_tessera(1, {"--timeout", "1"});
+  RawConnection setup(server.port());
+  const std::string value(24 * 1024 * 1024, 'v');
+  CHECK(setup.roundtrip(resp({"SET", "big", value}), 5) == "+OK\r\n");
+  RawConnection slow(server.port());
+  int small = 16 * 1024;
+  ::setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  slow.send(resp({"GET", "big"}));
+  const std::size_t want = bulk(value).size();
+  std::size_t got = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  char buf[64 * 1024];
+  while (got < want && std::chrono::steady_clock::now() - t0 < 30s) {
+    const ssize_t n = ::recv(slow.fd(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) break;  // closed by the server
+    if (n > 0) got += static_cast<std::size_t>(n);
+    std::this_thread::sleep_for(5ms);  // about 6 MB/s at most: several seconds for the reply
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("received " << got << " of " << want << " bytes in "
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms");
+  CHECK(took > 2s);  // long enough for the idle sweep to have struck
+  CHECK(got == want);
+  CHECK(slow.roundtrip("PING\r\n", 7) == "+PONG\r\n");
 }

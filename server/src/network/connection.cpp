@@ -18,9 +18,15 @@ class Connection::SocketSink final : public ReplySink {
  public:
   SocketSink(Connection& c, Shard& shard) : c_(c), shard_(shard) {}
   asio::awaitable<bool> write(std::string_view bytes) override {
-    auto [ec, n] = co_await asio::async_write(c_.socket_, asio::buffer(bytes), kUseTuple);
-    c_.last_active_s = shard_.clock_s();
-    co_return !ec;
+    // Piece by piece, so that every bit of progress counts as activity: a client that is slowly
+    // receiving a long reply is not idle (Redis refreshes its last interaction on each write).
+    while (!bytes.empty()) {
+      auto [ec, n] = co_await c_.socket_.async_write_some(asio::buffer(bytes), kUseTuple);
+      if (ec) co_return false;
+      c_.last_active_s = shard_.clock_s();
+      bytes.remove_prefix(n);
+    }
+    co_return true;
   }
   bool stopping() const override { return c_.stopping_; }
 
