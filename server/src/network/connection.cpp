@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <tessera/protocol/limits.hpp>
 #include <tessera/protocol/request_parser.hpp>
 
 namespace tessera::server {
@@ -57,6 +58,20 @@ void Connection::close_now() {
   socket_.close(ec);
 }
 
+void Connection::release_idle_memory() {
+  // Only while waiting for input: a session that is writing or waiting for a shard holds its
+  // buffers for the batch in progress.
+  if (!reading_ || stopping_ || session_ == nullptr) return;
+  session_->release_buffers();
+  if (parser_->buffered() == 0 && parser_->capacity() > protocol::kDefaultReadSize) {
+    // The pending read targets the parser's buffer: cancel it, and let run() replace the parser
+    // before it reads again.
+    fresh_parser_wanted_ = true;
+    boost::system::error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
 asio::awaitable<void> Connection::run() {
   Shard& shard = shards_.shard(home_);
   // In the shard's list for the idle sweep and shutdown until destroyed (auto-unlink).
@@ -66,15 +81,24 @@ asio::awaitable<void> Connection::run() {
 
   protocol::RequestParser parser;
   Session session(shards_, state_, home_, dispatch_);
+  parser_ = &parser;
+  session_ = &session;
   SocketSink sink(*this, shard);
   const std::uint64_t query_limit = state_.config.client_query_buffer_limit;
   while (!stopping_) {
+    if (fresh_parser_wanted_) {
+      fresh_parser_wanted_ = false;
+      if (parser.buffered() == 0) parser = protocol::RequestParser();
+    }
     auto space = parser.prepare();
     reading_ = true;
     auto [ec, n] =
         co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), kUseTuple);
     reading_ = false;
-    if (ec) break;
+    if (ec) {
+      if (ec == asio::error::operation_aborted && !stopping_) continue;  // release_idle_memory
+      break;
+    }
     parser.commit(n);
     last_active_s = shard.clock_s();
     if (parser.buffered() > query_limit) {
@@ -83,7 +107,12 @@ asio::awaitable<void> Connection::run() {
       break;
     }
     if (co_await session.drain(parser, sink) == Session::Verdict::kClose) break;
+    // A batch that ends with nothing buffered gives back a buffer a large request grew (above
+    // 1 MB): otherwise the connection would wait for its next request holding it.
+    if (parser.buffered() == 0) parser.trim();
   }
+  session_ = nullptr;
+  parser_ = nullptr;
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

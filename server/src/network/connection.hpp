@@ -13,6 +13,11 @@
 // for each write before it executes or reads more, a client that does not read its replies stops
 // being read from: what it can pin is one chunk of replies plus its unparsed input, which the
 // query buffer limit bounds.
+//
+// Idle memory: a batch that ends with nothing buffered trims the parser's buffer (above 1 MB), and
+// the shard's tick calls release_idle_memory() on a connection idle for 2 s, which gives back the
+// session's buffers and shrinks the parser's to its default read size (16 KB). So an idle
+// connection holds about 16 KB of buffers, whatever it sent or received before.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +42,7 @@ class Connection final : public ConnectionHook {
   asio::awaitable<void> run();
   void shut_down() override;
   void close_now() override;
+  void release_idle_memory() override;
 
  private:
   class SocketSink;
@@ -45,8 +51,12 @@ class Connection final : public ConnectionHook {
   unsigned home_;
   Dispatcher dispatch_;
   asio::ip::tcp::socket socket_;
+  // run()'s parser and session, while it runs (for release_idle_memory).
+  protocol::RequestParser* parser_ = nullptr;
+  Session* session_ = nullptr;
   bool reading_ = false;
   bool stopping_ = false;
+  bool fresh_parser_wanted_ = false;
 };
 
 }  // namespace tessera::server

@@ -31,6 +31,9 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(700);
 // Descriptors kept for the server itself beyond maxclients (listener, eventfds, epoll, logs).
 constexpr std::uint64_t kReservedFds = 32;
+// A connection idle this long gives back its buffers (Redis frees an idle client's query buffer
+// after 2 s too).
+constexpr std::uint64_t kReleaseIdleAfterS = 2;
 
 void log_exception(std::exception_ptr e, const char* what) {
   if (!e) return;
@@ -241,9 +244,13 @@ asio::awaitable<void> Server::tick(Shard& shard) {
                                        .count());
     shard.set_clock_s(now);
     const std::uint64_t timeout = state_.timeout.load(std::memory_order_relaxed);
-    if (timeout == 0) continue;
     for (ConnectionHook& c : shard.connections()) {
-      if (now - c.last_active_s > timeout) c.close_now();
+      const std::uint64_t idle = now - c.last_active_s;
+      if (timeout != 0 && idle > timeout) {
+        c.close_now();
+      } else if (idle >= kReleaseIdleAfterS) {
+        c.release_idle_memory();
+      }
     }
   }
 }

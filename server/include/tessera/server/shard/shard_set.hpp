@@ -57,6 +57,9 @@ class ConnectionHook : public ConnectionListHook {
   virtual void shut_down() = 0;
   // Close at once (idle timeout): pending operations complete with an error.
   virtual void close_now() = 0;
+  // Give back the buffers kept for the next request (the connection is idle). A no-op unless the
+  // connection is waiting for input.
+  virtual void release_idle_memory() = 0;
   std::uint64_t last_active_s = 0;  // shard clock (seconds) of the last read or write
 };
 // auto_unlink hooks require a list without a stored size (size() counts: INFO only).
