@@ -126,7 +126,19 @@ ShardSet::ShardSet(unsigned count, const StoreSettings* settings) {
   }
 }
 
-ShardSet::~ShardSet() { stop(); }
+ShardSet::~ShardSet() {
+  stop();
+  // Every shard's work has stopped; now the handlers still queued are destroyed, on every shard,
+  // before any shard is. A handler queued on one shard may own a coroutine of a connection whose
+  // home is another (a hop, a leg of a session's chain): destroying it unwinds that coroutine,
+  // which Asio does by posting to the home shard, and the unwinding closes the connection's socket
+  // (its home reactor) and unlinks it from its home shard's list. So no shard may be gone yet, and
+  // a second pass destroys what the first one posted. (Destroying the shards in index order used
+  // to free shard 0 while shard 1 still queued a hop of one of shard 0's connections.)
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& s : shards_) s->destroy_queued_handlers();
+  }
+}
 
 void ShardSet::start() {
   if (!threads_.empty()) return;

@@ -88,6 +88,14 @@ class DeferredWork {
   std::unique_ptr<Base> impl_;
 };
 
+// A shard's io_context, with execution_context::shutdown() reachable: ~ShardSet destroys every
+// shard's queued handlers before it destroys any shard (see there).
+class ShardContext : public asio::io_context {
+ public:
+  using asio::execution_context::shutdown;
+  using asio::io_context::io_context;
+};
+
 class Shard {
  public:
   Shard(unsigned id, const StoreSettings* settings, unsigned shard_count);
@@ -96,6 +104,12 @@ class Shard {
 
   unsigned id() const { return id_; }
   asio::io_context& context() { return context_; }
+  // Destroys the handlers still queued (the threads must have stopped); see ~ShardSet.
+  // Work waiting behind a hold may own a connection's coroutine as well.
+  void destroy_queued_handlers() {
+    waiting_.clear();
+    context_.shutdown();
+  }
   // Only from this shard's thread.
   Store& store() { return store_; }
   ShardCounters& counters() { return counters_; }
@@ -132,7 +146,7 @@ class Shard {
   std::deque<DeferredWork> waiting_;
   // Declared last so that it is destroyed first: destroying it destroys the handlers (connection
   // coroutines) still queued, whose connections unlink from connections_ on their way out.
-  asio::io_context context_{1};
+  ShardContext context_{1};
 };
 
 // The shard layer's seed for map::hash_string (any value but the map's 0 would do).
@@ -156,7 +170,8 @@ class ShardSet {
   static constexpr auto kExpireBudget = std::chrono::microseconds(25000);  // 25% of a tick
   static constexpr auto kExpireSlice = std::chrono::microseconds(1000);    // then yield
   const StoreSettings& settings() const { return *settings_; }
-  // Stops every io_context and joins the threads. Handlers still queued are destroyed, not run.
+  // Stops every io_context and joins the threads. Handlers still queued are destroyed, not run,
+  // when the set is destroyed.
   void stop();
 
   unsigned size() const { return static_cast<unsigned>(shards_.size()); }
