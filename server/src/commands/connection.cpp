@@ -6,6 +6,7 @@
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
+#include <tessera/server/config/sha256.hpp>
 
 #include "families.hpp"
 
@@ -14,17 +15,6 @@ namespace tessera::server {
 namespace {
 
 using protocol::iequals;
-
-bool constant_time_equals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
 
 void cmd_ping(Session& s, Args a) {
   if (a.size() > 2) {
@@ -57,7 +47,7 @@ void cmd_select(Session& s, Args a) {
 bool check_password(Session& s, std::string_view user, std::string_view pass) {
   const std::string& required = s.state().config.requirepass;
   if (user != "default") return false;
-  return required.empty() || constant_time_equals(pass, required);
+  return required.empty() || digests_equal(sha256(pass), s.state().requirepass_digest);
 }
 
 void cmd_auth(Session& s, Args a) {

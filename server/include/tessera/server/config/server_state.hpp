@@ -12,13 +12,17 @@
 #include <mutex>
 
 #include <tessera/server/config/config.hpp>
+#include <tessera/server/config/sha256.hpp>
 #include <tessera/server/store/settings.hpp>
 
 namespace tessera::server {
 
 struct ServerState {
   explicit ServerState(Config c)
-      : config(std::move(c)), timeout(config.timeout), started(std::chrono::steady_clock::now()) {
+      : config(std::move(c)),
+        timeout(config.timeout),
+        requirepass_digest(sha256(config.requirepass)),
+        started(std::chrono::steady_clock::now()) {
     store.maxmemory = config.maxmemory;
     store.policy = config.maxmemory_policy;
     store.samples = config.maxmemory_samples;
@@ -35,6 +39,9 @@ struct ServerState {
   std::atomic<std::uint64_t> rejected_connections{0};
   std::atomic<std::uint64_t> next_client_id{1};
   std::atomic<int> port{0};  // the port actually bound
+  // SHA-256 of config.requirepass (which CONFIG SET cannot change): AUTH compares digests
+  // (config/sha256.hpp).
+  const Sha256Digest requirepass_digest;
   const std::chrono::steady_clock::time_point started;
 };
 
