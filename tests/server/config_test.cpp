@@ -91,6 +91,29 @@ TEST_CASE("config: redis.conf-style file command line wins") {
   CHECK(c.config->config_file == path);  // already absolute
 }
 
+// Issue 21 item 8: the container passes the password in a file, never on the command line.
+TEST_CASE("config: --requirepass-file reads the password's first line") {
+  const std::string path = "/tmp/tessera-password-test-" + std::to_string(::getpid());
+  auto write = [&](std::string_view text) { std::ofstream(path, std::ios::binary) << text; };
+  write("pw with spaces\r\nsecond line\n");
+  auto c = parse({"--requirepass-file", path});
+  REQUIRE(c.config);
+  CHECK(c.config->requirepass == "pw with spaces");
+  write("nl\n");
+  CHECK(parse({"--requirepass-file", path}).config->requirepass == "nl");
+  // Like any two directives for the password, the later one wins.
+  CHECK(parse({"--requirepass-file", path, "--requirepass", "x"}).config->requirepass == "x");
+  CHECK(parse({"--requirepass", "x", "--requirepass-file", path}).config->requirepass == "nl");
+  write("\n");
+  auto empty = parse({"--requirepass-file", path});
+  CHECK_FALSE(empty.config);
+  CHECK(empty.exit_code == 1);
+  std::remove(path.c_str());
+  auto missing = parse({"--requirepass-file", path});
+  CHECK_FALSE(missing.config);
+  CHECK(missing.message.find("--requirepass-file") != std::string::npos);
+}
+
 TEST_CASE("config: protected mode and range checks") {
   Config c;
   c.shards = 2;

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/limits.hpp>
@@ -87,6 +90,27 @@ std::string check_output_buffer_limit(std::string_view v) {
     }
   }
   return {};
+}
+
+// requirepass-file: the first line of the file (without its CR LF or LF); nullopt when it cannot
+// be read or the line is empty. The container passes the password this way (docker/entrypoint),
+// so that it is on no command line (ps, /proc/PID/cmdline).
+std::optional<std::string> read_password_file(std::string_view path) {
+  std::ifstream in{std::string(path), std::ios::binary};
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) return std::nullopt;
+  return line;
+}
+
+std::string check_password_file(std::string_view path) {
+  return read_password_file(path) ? std::string()
+                                  : "cannot read a password from it (missing, unreadable or empty)";
+}
+
+void set_password_from_file(Config& c, std::string_view path) {
+  if (auto pw = read_password_file(path)) c.requirepass = std::move(*pw);
 }
 
 void publish_loglevel(ServerState& s) {
@@ -418,6 +442,15 @@ const ParamSpec kParameters[] = {
      .help = "Password clients must AUTH with",
      .set = set_field<&Config::requirepass>,
      .get = get_field<&Config::requirepass>},
+    {.name = "requirepass-file",
+     .type = ParamType::kString,
+     .flags = kParamNoRewrite,
+     .default_text = "",
+     .help = "Read requirepass from the first line of this file, which keeps the password off the "
+             "command line that ps and /proc show",
+     .set = set_password_from_file,
+     .get = [](const Config&) { return std::string(); },
+     .check = check_password_file},
     {.name = "save",
      .type = ParamType::kString,
      .flags = kInertMulti,
