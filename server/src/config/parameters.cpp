@@ -104,12 +104,15 @@ std::optional<std::string> read_password_file(std::string_view path) {
   return line;
 }
 
+// "" (the default) is no file.
 std::string check_password_file(std::string_view path) {
-  return read_password_file(path) ? std::string()
-                                  : "cannot read a password from it (missing, unreadable or empty)";
+  return path.empty() || read_password_file(path)
+             ? std::string()
+             : "cannot read a password from it (missing, unreadable or empty)";
 }
 
 void set_password_from_file(Config& c, std::string_view path) {
+  if (path.empty()) return;
   if (auto pw = read_password_file(path)) c.requirepass = std::move(*pw);
 }
 
