@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "e2e_util.hpp"
+#include "reliability_util.hpp"
 
 using namespace tessera::test;
 using namespace std::chrono_literals;
@@ -163,24 +164,28 @@ TEST_CASE("e2e limits: an idle connection gives back the buffer a large request 
   const std::string key(32 * 1024 * 1024, 'k');
   CHECK(c.roundtrip(resp({"EXISTS", key}), 4) == ":0\r\n");
   // Idle from here on: within the idle tick (2 s) the server is back near where it started.
+  // (Under ASan freed memory stays in its quarantine: there the flow runs, the RSS is not judged.)
   std::int64_t held = 0;
-  CHECK(eventually(
+  const bool back = eventually(
       [&] {
         held = rss_kb(server.pid()) - rss_before;
         return held < 8 * 1024;
       },
-      5s));
+      5s);
   MESSAGE("RSS held by the idle connection: " << held << " kB");
+  if (!kSanitized) CHECK(back);
   CHECK(c.roundtrip("PING\r\n", 7) == "+PONG\r\n");  // and it still works
 }
 
-// Issue 21 item 6: a client that is still receiving a long reply is not idle. With --timeout 1 a
-// slow reader takes several seconds to receive 24 MB; every partial write counts as activity
+// Issue 21 item 6: a client that is still receiving a long reply is not idle. With --timeout 2 a
+// slow reader takes several seconds to receive 40 MB; every partial write counts as activity
 // (checked to fail before: the idle sweep closed it mid-reply, as only a whole write counted).
+// The idle clock ticks once a second, so a connection may go without progress for up to about
+// the timeout: 2 s leaves room for a loaded machine.
 TEST_CASE("e2e limits: the idle timeout spares a client slowly receiving a long reply") {
-  auto server = start_tessera(1, {"--timeout", "1"});
+  auto server = start_tessera(1, {"--timeout", "2"});
   RawConnection setup(server.port());
-  const std::string value(24 * 1024 * 1024, 'v');
+  const std::string value(40 * 1024 * 1024, 'v');
   CHECK(setup.roundtrip(resp({"SET", "big", value}), 5) == "+OK\r\n");
   RawConnection slow(server.port());
   int small = 16 * 1024;
@@ -190,7 +195,7 @@ TEST_CASE("e2e limits: the idle timeout spares a client slowly receiving a long 
   std::size_t got = 0;
   const auto t0 = std::chrono::steady_clock::now();
   char buf[64 * 1024];
-  while (got < want && std::chrono::steady_clock::now() - t0 < 30s) {
+  while (got < want && std::chrono::steady_clock::now() - t0 < 60s) {
     const ssize_t n = ::recv(slow.fd(), buf, sizeof buf, MSG_DONTWAIT);
     if (n == 0) break;  // closed by the server
     if (n > 0) got += static_cast<std::size_t>(n);
@@ -200,7 +205,7 @@ TEST_CASE("e2e limits: the idle timeout spares a client slowly receiving a long 
   MESSAGE("received " << got << " of " << want << " bytes in "
                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms");
-  CHECK(took > 2s);  // long enough for the idle sweep to have struck
+  CHECK(took > 4s);  // long enough for the idle sweep to have struck
   CHECK(got == want);
   CHECK(slow.roundtrip("PING\r\n", 7) == "+PONG\r\n");
 }
