@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/server/commands/command_table.hpp>
 #include <tessera/server/in_process_session.hpp>
+#include <thread>
 #include <vector>
 
 using namespace tessera::server;
@@ -229,9 +231,72 @@ TEST_CASE("commands: a client that pipelines big replies gets them in bounded wr
   const std::string out = c.send(req);
   CHECK(out.size() == 2000 * bulk(big).size());
   CHECK(c.TEST_writes() - before >= 20);  // 20 MB of replies, written chunk by chunk
-  // Local replies stop at one chunk plus one reply; remote ones at the adaptive cap (64 replies
-  // before the first flush has measured their size).
-  CHECK(c.TEST_largest_write() <= 64 * 1024 + 64 * 10100);
+  // The chain stops once a chunk is pending: a write is at most one chunk plus one reply.
+  CHECK(c.TEST_largest_write() <= 64 * 1024 + bulk(big).size());
+}
+
+// Issue 21 item 10: one MGET naming a large key many times (a small request, a huge reply) is
+// built whole under its shards' holds (atomic), so it is bounded instead: past
+// max_atomic_reply_bytes it fails and the connection goes on.
+TEST_CASE("commands: one MGET whose reply would pass the bound fails and frees what it built") {
+  for (unsigned n : {1u, 2u}) {
+    CAPTURE(n);
+    Config cfg;
+    cfg.max_atomic_reply_bytes = 1024 * 1024;
+    Env env(n, cfg);
+    InProcessSession c(env.set, env.state, 0);
+    const std::string big(32 * 1024, 'm');
+    CHECK(c.call({"MSET", "mg:a", big, "mg:b", big, "mg:c", big}) == "+OK\r\n");
+    std::vector<std::string> argv{"MGET"};
+    for (int i = 0; i < 300; ++i)
+      argv.push_back(i % 3 == 0 ? "mg:a" : i % 3 == 1 ? "mg:b" : "mg:c");
+    CHECK(c.call(argv) ==
+          "-ERR MGET reply larger than 1048576 bytes: ask for fewer keys at once\r\n");
+    CHECK(c.TEST_largest_write() <= 1024 * 1024 + bulk(big).size());
+    argv.resize(21);
+    argv.push_back("mg:none");
+    std::string want = "*21\r\n";
+    for (int i = 0; i < 20; ++i) want += bulk(big);
+    want += "$-1\r\n";
+    CHECK(c.call(argv) == want);
+    CHECK(c.call({"PING"}) == "+PONG\r\n");
+  }
+}
+
+// Issue 21 item 3: a connection's commands take effect in request order as others observe them.
+// Shard 1 is held busy while the session (home shard 0) runs "SET first:<h0> (home); SET r
+// (shard 1); SET h (home)": h must not be written before r (checked to fail before: the old
+// session wrote home keys at once and remote ones at the batch's hop).
+TEST_CASE("commands: a later write on the home shard waits for an earlier remote one") {
+  Env env(2);
+  InProcessSession c(env.set, env.state, 0);
+  auto key_on = [&](unsigned shard, std::string prefix) {
+    for (int i = 0;; ++i) {
+      std::string k = prefix + std::to_string(i);
+      if (env.set.shard_of(k) == shard) return k;
+    }
+  };
+  const std::string h0 = key_on(0, "first:"), r = key_on(1, "remote:"), h = key_on(0, "home:");
+  auto exists_on_home = [&](const std::string& key) {
+    std::promise<bool> p;
+    env.set.post(0, [&] { p.set_value(env.set.shard(0).store().exists(key)); });
+    return p.get_future().get();
+  };
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  env.set.post(1, [released] { released.wait(); });  // shard 1 is busy until released
+  std::string req;
+  tessera::protocol::write_command(req, {"SET", h0, "1"});
+  tessera::protocol::write_command(req, {"SET", r, "1"});
+  tessera::protocol::write_command(req, {"SET", h, "1"});
+  auto replies = std::async(std::launch::async, [&] { return c.send(req); });
+  // Once h0 is there the session has dispatched the whole batch and waits for shard 1.
+  while (!exists_on_home(h0)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(exists_on_home(h));
+  release.set_value();
+  CHECK(replies.get() == "+OK\r\n+OK\r\n+OK\r\n");
+  CHECK(exists_on_home(h));
 }
 
 TEST_CASE("commands: SCAN iterates every shard with Redis's cursor rules") {

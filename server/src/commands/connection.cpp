@@ -127,8 +127,8 @@ void cmd_hello(Session& s, Args a) {
   if (setname) s.set_name(name);
   // HELLO's "server" field stays "redis": some clients compare it, and Tessera answers as a
   // Redis-compatible server (Dragonfly does the same).
+  s.set_protocol(version);
   auto& w = s.reply();
-  w.set_version(version);
   w.map(7);
   w.bulk("server");
   w.bulk("redis");

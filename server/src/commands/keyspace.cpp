@@ -44,15 +44,15 @@ std::int64_t op_type(Store& store, const KeyOp& op, ReplyWriter& w) {
 }
 
 void cmd_del(Session& s, Args a) {
-  s.begin_sum();
-  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_del>, .key = a[i]});
-  s.end_sum();
+  s.begin_group();
+  for (std::size_t i = 1; i < a.size(); ++i) s.group_op({.run = &guarded<op_del>, .key = a[i]});
+  s.end_group_sum();
 }
 
 void cmd_exists(Session& s, Args a) {
-  s.begin_sum();
-  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_exists>, .key = a[i]});
-  s.end_sum();
+  s.begin_group();
+  for (std::size_t i = 1; i < a.size(); ++i) s.group_op({.run = &guarded<op_exists>, .key = a[i]});
+  s.end_group_sum();
 }
 
 void cmd_type(Session& s, Args a) { s.key_op({.run = &guarded<op_type>, .key = a[1]}); }
@@ -63,9 +63,9 @@ std::int64_t op_touch(Store& store, const KeyOp& op, ReplyWriter&) {
 
 // TOUCH counts the keys that exist and bumps their access clocks (LRU time, LFU counter).
 void cmd_touch(Session& s, Args a) {
-  s.begin_sum();
-  for (std::size_t i = 1; i < a.size(); ++i) s.sum_op({.run = &guarded<op_touch>, .key = a[i]});
-  s.end_sum();
+  s.begin_group();
+  for (std::size_t i = 1; i < a.size(); ++i) s.group_op({.run = &guarded<op_touch>, .key = a[i]});
+  s.end_group_sum();
 }
 
 std::int64_t op_object_encoding(Store& store, const KeyOp& op, ReplyWriter& w) {

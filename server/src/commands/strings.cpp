@@ -5,6 +5,8 @@
 // parses its options on the home shard and hands one KeyOp per key to the session; the op_* bodies
 // run on the shard that owns the key, ask the Store, and write the reply (t_string.c's replies,
 // byte for byte).
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -57,12 +59,6 @@ std::int64_t op_set(Store& store, const KeyOp& op, ReplyWriter& w) {
   } else {
     w.null_bulk();
   }
-  return 0;
-}
-
-// A write whose reply the command gives itself (MSET's parts, a remote plain SET).
-std::int64_t op_set_unreplied(Store& store, const KeyOp& op, ReplyWriter&) {
-  store.set(op.key, op.value);
   return 0;
 }
 
@@ -196,20 +192,8 @@ std::int64_t op_set_nx(Store& store, const KeyOp& op, ReplyWriter& w) {
 
 void set_key(Session& s, std::string_view key, std::string_view value, std::uint32_t flags,
              std::int64_t deadline = 0) {
-  const unsigned shard = s.shard_of(key);
-  if (flags == 0 && !s.is_home(shard)) {
-    // The reply of a plain SET does not depend on the shard's state, so it is answered +OK now and
-    // runs in the batch's hop. A known defect, kept as it was until the issue on in-order
-    // execution removes it: the +OK can reach the client before the write has run (another
-    // connection may still read the old value then), and an allocation failure on the owning
-    // shard cannot be reported any more.
-    s.key_op_unreplied({.run = &guarded<op_set_unreplied>, .key = key, .value = value}, shard);
-    s.reply().ok();
-    return;
-  }
   s.key_op(
-      {.run = &guarded<op_set>, .key = key, .value = value, .param1 = deadline, .flags = flags},
-      shard);
+      {.run = &guarded<op_set>, .key = key, .value = value, .param1 = deadline, .flags = flags});
 }
 
 void cmd_get(Session& s, Args a) { s.key_op({.run = &guarded<op_get>, .key = a[1]}); }
@@ -256,17 +240,28 @@ void cmd_set(Session& s, Args a) {
 }
 
 // MGET: one consistent point in time, whatever shards the keys live on (their shards are held
-// while it reads).
+// while it reads, so its reply is built whole, as Redis builds it). A small request can ask for a
+// huge reply (one large key named many times): past max_atomic_reply_bytes the reply built so far
+// is dropped and the MGET fails, so one command cannot grow the server without bound.
 asio::awaitable<void> cmd_mget(Session& s, Args a) {
   const Args keys = a.subspan(1);
+  const std::uint64_t limit = s.state().config.max_atomic_reply_bytes;
   co_await atomically(s, s.shards_of(keys), [&] {
     auto& w = s.reply();
+    const std::size_t mark = w.out().size();
     w.array(keys.size());
     for (std::string_view k : keys) {
       if (auto value = s.store_of(s.shard_of(k)).get(k)) {
         w.bulk(*value);
       } else {
         w.null_bulk();
+      }
+      if (w.out().size() - mark > limit) {
+        w.out().resize(mark);
+        w.out().shrink_to_fit();
+        w.error(
+            fmt::format("ERR MGET reply larger than {} bytes: ask for fewer keys at once", limit));
+        return;
       }
     }
   });

@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
 #include <string_view>
+#include <tessera/protocol/limits.hpp>
 #include <vector>
 
 #include <tessera/server/store/settings.hpp>
@@ -44,6 +46,9 @@ struct Config {
   // A batch stops executing once this many reply bytes are pending, writes them, then continues:
   // what bounds the memory held for a client that never reads (see session.hpp).
   std::uint64_t reply_chunk_bytes = 256 * 1024;
+  // The largest reply one atomic MGET may build (its shards are held while it is built, so it
+  // cannot be written chunk by chunk): past it the MGET fails. Not a parameter: tests lower it.
+  std::uint64_t max_atomic_reply_bytes = protocol::kMaxBulkLen;
   std::string config_file;  // absolute path of the file read at start-up ("" when none)
 
   // "bind=127.0.0.1 port=6379 shards=2 ..." for the start-up log line (the password is not shown).

@@ -5,27 +5,52 @@
 // order. The Connection wraps it around a TCP socket; InProcessSession (and the command fuzzer)
 // around a string, so tests drive the real command table on a real shard set.
 //
-// Batch execution (the hot path):
-//   - Commands are taken from the parser one by one. Immediate replies, and data operations whose
-//     key lives on the home shard, are written straight into `out_`, in request order.
-//   - A data operation on another shard is queued for that shard and leaves a *hole* in `out_` at
-//     the place its reply goes. When the batch is flushed, every shard with queued operations gets
-//     ONE closure running all of them in order (one hop per shard per batch, in parallel); the
-//     session waits for the last one, then splices the replies into the holes and writes once.
-//   - Per shard, operations run in request order, and a key always lives on one shard, so every
-//     key sees the batch's commands in order. Commands that read every shard (DBSIZE, SCAN, KEYS,
-//     FLUSHALL, INFO...) first settle the queued operations, so they see all earlier writes.
-//   - Bounded memory: a flush happens as soon as the pending replies pass reply_chunk_bytes (or too
-//     many remote replies are queued), and the session waits for the write before executing more.
-//     The size of a remote reply is unknown until its shard runs it, so a flush runs the queued
-//     operations in rounds: a shard stops once it produced a chunk of reply bytes (or sits a round
-//     out while it holds a chunk not yet written), the longest prefix of the batch whose replies
-//     are all there is written, and the next round goes on from there. A client that never reads
-//     therefore holds at most about one chunk of replies per shard (plus one reply each), and the
-//     server stops reading from it; the kernel's socket buffers do the rest.
-//   - Every operation of a batch has run before flush() returns, even when the peer is gone: a
-//     command may acknowledge a remote write before it runs (key_op_unreplied: SET does, for a
-//     plain SET), and an acknowledged write is never dropped.
+// Guarantee: a client's commands take effect one after the other, in request order, as any other
+// client observes them, even when their keys live on different shards; every command gets exactly
+// one reply. (Redis gives the same, and people build on it: write the payload, then the flag.)
+//
+// Design: the batch travels.
+//   - Commands are dispatched on the home shard one by one. While nothing is pending, immediate
+//     replies and key operations on the home shard run at once, straight into `out_` (the fast
+//     path: a one-shard server, or a batch that stays home, never queues anything).
+//   - From the first operation that cannot run at once (its key lives on another shard, or out_
+//     already holds a chunk), every later part of the batch is queued as a *step*, in request
+//     order: key operations with their shard, and the immediate replies between them as literal
+//     byte ranges (which may run on any shard).
+//   - At the flush the steps run strictly in order, as one chain: the home shard runs the steps
+//     that are its own, then the chain is posted to the shard of the next step, which runs its
+//     run of consecutive steps and posts the chain straight on to the shard after it (not back
+//     home), and so on; it comes home when a home step is next, when it is done, or when the
+//     replies pass the chunk budget. Exactly one shard touches the session at a time and each post
+//     is a happens-before edge, so whichever shard runs a step appends its reply to the one output
+//     buffer: no holes, no splicing, and no operation starts before the one before it finished.
+//     Why this and not the old parallel hop: any two operations of one client that run at once on
+//     two shards (two reads included) can be seen in the wrong order by another client, so strict
+//     order means one operation after the other; carrying the batch costs one post per change of
+//     shard (a round trip back home per remote run would cost two). Cost: a one-shard batch
+//     never posts; a pipeline spread over n shards pays about one post per operation instead of
+//     two per batch (bench/compare --baseline-server shows it at -P 16), and one client's
+//     operations never run in parallel.
+//   - Commands that read or change every shard (DBSIZE, SCAN, KEYS, FLUSHALL, INFO...) are
+//     barriers: the pending steps run first, then the barrier, so it sees all earlier writes.
+//   - Commands whose one reply covers several key operations (DEL, EXISTS, MSET) form a group:
+//     its operations write nothing unless they fail, the chain sums their counts, and the group's
+//     end writes the sum or +OK, or the first failure's error instead (later operations of a
+//     failed group are skipped). So a failing write (out of memory) is never acknowledged, and no
+//     command ever answers twice.
+//   - Bounded memory: the chain stops between two steps once out_ holds reply_chunk_bytes (so one
+//     MGET of many large values is written chunk by chunk, too), the session writes that and goes
+//     on; queued steps and literal bytes force a flush between commands past their own bounds. The
+//     session waits for each write before it executes or reads more, so a client that never reads
+//     holds about one chunk of replies (plus one reply) and stops being read from.
+//   - If the peer is gone, the steps not yet run are dropped: none of them was acknowledged, and
+//     what ran is a prefix of the batch.
+//   - Holds (shard/shard_hold.hpp): every leg enters its shard through Shard::when_free, and the
+//     session waits for its home shard to be free before each command and before the steps it
+//     runs at home, so the chain never touches a store another session holds. An atomic command
+//     (MSET, RENAME across shards, EXEC...) is a barrier: it holds its shards with nothing
+//     pending, and while it holds them its key operations run at once, in order, on the held
+//     stores from the home thread.
 #pragma once
 
 #include <cstdint>
@@ -83,32 +108,38 @@ class Session {
   // failed write. Leaves nothing pending: every reply computed has been written when it returns.
   asio::awaitable<Verdict> drain(protocol::RequestParser& parser, ReplySink& sink);
 
+  // Gives back the buffers an idle session keeps between batches (the idle timer calls it; only
+  // between two drain() calls).
+  void release_buffers();
+
   // ---- for command handlers (server/src/commands/); all on the home shard's thread ----
-  protocol::ReplyWriter& reply() { return writer_; }
-  // The shard that owns `key`, and whether that is this session's home shard (where an operation
-  // runs at once instead of waiting for the batch's hop).
+  // Where the current command writes its immediate replies (in request order with its key
+  // operations). Ask again after a key operation: do not keep the reference across one.
+  protocol::ReplyWriter& reply() { return steps_.empty() ? writer_ : literal_writer_; }
+  // HELLO: the protocol every later reply of this connection is written in.
+  void set_protocol(protocol::RespVersion version);
+  // The shard that owns `key`, and whether that is this session's home shard.
   unsigned shard_of(std::string_view key) const { return shards_.shard_of(key); }
   bool is_home(unsigned shard) const { return shard == home_; }
-  // Runs `op` on `shard` (the owner of op.key); its reply takes its place here, in request order.
+  // Runs `op` on `shard` (the owner of op.key) in request order; the reply it writes takes its
+  // place among the others.
   void key_op(const KeyOp& op, unsigned shard);
   void key_op(const KeyOp& op) { key_op(op, shard_of(op.key)); }
-  // Runs `op`, which writes no reply, on `shard`; when that is not the home shard, later (in this
-  // batch's hop), after the caller may already have written a reply for it.
-  void key_op_unreplied(const KeyOp& op, unsigned shard);
-  // An integer reply summed over key operations' counts (DEL, EXISTS with many keys); the
-  // operations write no reply bytes.
-  void begin_sum();
-  void sum_op(const KeyOp& op);
-  void end_sum();
-  // Runs every queued remote operation now (before a command that reads all shards).
-  asio::awaitable<void> settle();
+  // A group: one reply for several key operations (DEL, EXISTS, MSET). Each group_op writes
+  // nothing on success and returns a count; whatever it writes is its error. end_group_sum()
+  // replies with the sum of the counts, end_group_ok() with +OK; either replies with the first
+  // error instead when an operation failed (the group's later operations are then skipped).
+  void begin_group();
+  void group_op(const KeyOp& op);
+  void end_group_sum();
+  void end_group_ok();
 
-  // ---- atomic operations over several shards (shard/shard_hold.hpp) ----
+  // ---- atomic operations over several shards (shard/shard_hold.hpp); only from a barrier ----
   // Holds `shards` (ascending, no repeats) for this session until the returned guard is
-  // released or destroyed. While holding, key_op / key_op_unreplied / sum_op run at once on the
-  // held shard's store (from this thread), store_of() gives a held store, and on_shard /
-  // on_all_shards run their function inline. Inside an enclosing hold (a command run by EXEC)
-  // the shards must be among those held and nothing more is taken.
+  // released or destroyed. While holding, key_op and group_op run at once on the held shard's
+  // store (from this thread), store_of() gives a held store, and on_shard / on_all_shards run
+  // their function inline. Inside an enclosing hold (a command run by EXEC) the shards must be
+  // among those held and nothing more is taken.
   class HoldGuard {
    public:
     HoldGuard() = default;
@@ -163,41 +194,50 @@ class Session {
   void set_name(std::string_view n) { name_.assign(n); }
   void close_after_reply() { close_after_reply_ = true; }
 
-  // Test-only: the reply bytes pending (not yet flushed).
-  std::size_t TEST_pending_bytes() const { return out_.size(); }
-
  private:
-  struct RemoteOp {
-    KeyOp op;               // its views point into the parser's buffer: valid until the flush
-    std::size_t begin = 0;  // reply bytes in remote_out_[shard]
-    std::size_t end = 0;
-    std::int64_t count = 0;  // what op.run returned (summed for DEL/EXISTS)
+  enum class StepKind : std::uint8_t {
+    kReplied,     // a key operation that writes its reply
+    kGroupOp,     // a key operation of a group
+    kGroupBegin,  // resets the group's sum
+    kGroupSum,    // writes the group's reply: the sum
+    kGroupOk,     // writes the group's reply: +OK
+    kLiteral,     // immediate reply bytes, literals_[begin, end)
   };
-  struct Hole {
-    std::size_t pos;  // offset in out_
-    enum class Kind : std::uint8_t { kBytes, kSum } kind;
-    std::uint16_t shard;       // kBytes
-    std::uint32_t op;          // kBytes: index in remote_ops_[shard]
-    std::int64_t base;         // kSum: the part computed locally
-    std::uint32_t refs_begin;  // kSum: range in sum_refs_
-    std::uint32_t refs_end;
+  // A step may run on any shard (it touches no store).
+  static constexpr std::uint32_t kAnyShard = 0xffffffffu;
+  struct Step {
+    KeyOp op = {};  // kReplied, kGroupOp; its views point into the parser's buffer
+    std::uint32_t shard = kAnyShard;
+    StepKind kind = StepKind::kLiteral;
+    std::size_t begin = 0;
+    std::size_t end = 0;
   };
 
-  void queue_remote(unsigned shard, const KeyOp& op);
   void release_held();
-  // Waits until no other session holds the home shard (between commands).
+  // Waits until no other session holds the home shard (nothing of this session's is pending
+  // there meanwhile).
   asio::awaitable<void> wait_home_free();
-  // Runs `op` now when `shard` is home (false), else queues it for that shard (true).
-  bool run_or_queue(const KeyOp& op, unsigned shard);
-  Store& home_store() { return shards_.shard(home_).store(); }
-  bool must_flush() const;
-  // One round: each shard with queued operations and less than `budget` reply bytes not yet
-  // written runs its operations in order until it produced `budget` bytes or ran them all.
-  asio::awaitable<void> settle_round(std::size_t budget);
-  bool hole_ready(const Hole& h) const;
-  // Rounds of settle_round + splice + write of the ready prefix until the batch is written;
-  // resets the batch. False when the peer is gone (the batch's operations still all ran).
+
+  void add_step(const Step& step);
+  // Turns the literal bytes written since the last step into a step of their own.
+  void seal_literal();
+  // Runs one step on the thread of `store`'s shard (any thread for kAnyShard steps).
+  void execute(const Step& step, Store& store);
+  // Runs steps from next_ while they belong to `shard` (or to any) and out_ is under the budget.
+  void advance(unsigned shard);
+  // The chain stops: every step ran, or out_ must be written first.
+  bool chain_stops() const { return next_ == steps_.size() || out_.size() >= budget_; }
+  // Runs the chain until it stops, travelling from shard to shard (on home's thread).
+  asio::awaitable<void> run_steps();
+  template <class Handler>
+  void post_leg(unsigned shard, Handler handler);
+  // Runs every pending step, writing out_ each time it passes the budget; false if the peer is
+  // gone (the steps not yet run are then dropped).
+  asio::awaitable<bool> run_pending(ReplySink& sink);
+  asio::awaitable<bool> write_out(ReplySink& sink);
+  // run_pending, then one write of what is left; resets the batch.
   asio::awaitable<bool> flush(ReplySink& sink);
+  bool must_flush() const;
   void reset_batch();
 
   ShardSet& shards_;
@@ -205,26 +245,22 @@ class Session {
   unsigned home_;
   Dispatcher dispatch_;
   std::uint64_t id_;
+  std::size_t budget_;  // reply_chunk_bytes
   bool authenticated_;
   bool close_after_reply_ = false;
   std::string name_;
 
-  std::string out_;
+  std::string out_;  // replies in request order, not yet written
   protocol::ReplyWriter writer_{out_};
-  std::string assembled_;
-  std::vector<Hole> holes_;
-  std::vector<std::pair<std::uint16_t, std::uint32_t>> sum_refs_;
-  std::vector<std::vector<RemoteOp>> remote_ops_;  // per shard, in request order
-  std::vector<std::uint32_t> remote_done_;         // per shard: ops it has run (set by its job)
-  std::vector<std::string> remote_out_;            // per shard: reply bytes not yet written
-  std::vector<unsigned> remote_shards_;            // shards with ops not yet run
-  std::vector<unsigned> round_shards_;             // those taking part in the current round
-  std::size_t remote_pending_ = 0;                 // ops queued, not yet run
-  std::size_t remote_replies_ = 0;                 // reply-bearing ops queued since the last flush
-  std::size_t remote_reply_cap_ = 64;              // adapts to the size of remote replies
-  std::size_t sum_pos_ = 0;
-  std::int64_t sum_base_ = 0;
-  std::uint32_t sum_refs_begin_ = 0;
+  std::string literals_;  // immediate replies written while steps are pending
+  protocol::ReplyWriter literal_writer_{literals_};
+  std::size_t literals_sealed_ = 0;
+  std::vector<Step> steps_;  // in request order; steps_[next_] runs next
+  std::size_t next_ = 0;
+  // The current group, touched only by the shard running the chain.
+  std::int64_t group_sum_ = 0;
+  bool group_failed_ = false;
+  std::string group_error_;
   std::vector<std::string_view> argv_;
   std::vector<unsigned> held_;  // shards this session holds (ascending), empty when none
   MultiState multi_;
