@@ -81,6 +81,25 @@ TEST_CASE("introspection: MEMORY USAGE, STATS, DOCTOR, HELP") {
   CHECK(fields.at("total.allocated").integer > fields.at("dataset.bytes").integer);
   CHECK(fields.at("dataset.bytes").integer > 1000);
   CHECK(std::stod(fields.at("fragmentation").str) > 0);
+  CHECK(fields.at("dataset.percentage").type == tessera::protocol::Reply::Type::kBulk);
+  // Under RESP3 a map, with the ratios as doubles (as Redis 7.0.15 sends them).
+  REQUIRE(c.call({"HELLO", "3"}).starts_with("%7\r\n"));
+  auto stats3 = parse_all(c.call({"MEMORY", "STATS"}));
+  REQUIRE(stats3.size() == 1);
+  REQUIRE(stats3[0].type == tessera::protocol::Reply::Type::kMap);
+  CHECK(stats3[0].elements.size() == 14);
+  std::map<std::string, tessera::protocol::Reply> fields3;
+  for (std::size_t i = 0; i + 1 < stats3[0].elements.size(); i += 2) {
+    fields3[stats3[0].elements[i].str] = stats3[0].elements[i + 1];
+  }
+  CHECK(fields3.at("keys.count").integer == 1);
+  CHECK(fields3.at("dataset.percentage").type == tessera::protocol::Reply::Type::kDouble);
+  CHECK(fields3.at("dataset.percentage").number > 0);
+  CHECK(fields3.at("dataset.percentage").number <= 100);
+  CHECK(fields3.at("fragmentation").type == tessera::protocol::Reply::Type::kDouble);
+  CHECK(fields3.at("fragmentation").number > 0);
+  CHECK(fields3.at("fragmentation.bytes").type == tessera::protocol::Reply::Type::kInteger);
+  REQUIRE(c.call({"HELLO", "2"}).starts_with("*14\r\n"));
 
   auto doctor = parse_all(c.call({"MEMORY", "DOCTOR"}));
   REQUIRE(doctor.size() == 1);

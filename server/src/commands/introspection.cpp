@@ -303,7 +303,10 @@ asio::awaitable<void> cmd_memory_stats(Session& s, Args) {
   auto& w = s.reply();
   const double ratio =
       f.allocated ? static_cast<double>(f.rss) / static_cast<double>(f.allocated) : 0;
-  w.array(14);
+  // A map (Redis's addReplyMapLen: %7 under RESP3, a flat array of 14 under RESP2) with the
+  // ratios as doubles (a RESP3 double, a bulk string under RESP2); Redis keeps them as floats,
+  // so they are rounded to float first, to print the same digits.
+  w.map(7);
   w.bulk("total.allocated");
   w.integer(static_cast<std::int64_t>(f.allocated));
   w.bulk("keys.count");
@@ -313,11 +316,10 @@ asio::awaitable<void> cmd_memory_stats(Session& s, Args) {
   w.bulk("dataset.bytes");
   w.integer(static_cast<std::int64_t>(f.store));
   w.bulk("dataset.percentage");
-  w.bulk(fmt::format(
-      "{:.17g}",
+  w.double_value(static_cast<float>(
       f.allocated ? 100.0 * static_cast<double>(f.store) / static_cast<double>(f.allocated) : 0.0));
   w.bulk("fragmentation");
-  w.bulk(fmt::format("{:.17g}", ratio));
+  w.double_value(static_cast<float>(ratio));
   w.bulk("fragmentation.bytes");
   w.integer(static_cast<std::int64_t>(f.rss) - static_cast<std::int64_t>(f.allocated));
 }
