@@ -1,6 +1,6 @@
 // tessera-client-example: the client library in one page. Usage: tessera-client-example [host]
-// [port]. Talks to a Tessera (or Redis) server: plain calls, a pipeline, a scan, and the same
-// through the async client.
+// [port]. Talks to a Tessera (or Redis) server: plain calls, expiry, counters, a pipeline, a scan,
+// an optimistic transaction, and the same through the async client.
 #include <tessera/client/async_client.hpp>
 #include <tessera/client/client.hpp>
 
@@ -26,6 +26,27 @@ int main(int argc, char** argv) {
     std::printf("GET example:greeting -> %s\n",
                 client.get("example:greeting").value_or("(nil)").c_str());
 
+    using namespace std::chrono_literals;
+    client.set("example:session", "token", {.ex = 30min});
+    const Ttl ttl = client.ttl("example:session");
+    std::printf("TTL example:session -> %llds\n", static_cast<long long>(ttl.value_or(0s).count()));
+    std::printf("TTL example:missing -> %s\n",
+                client.ttl("example:missing").key_exists() ? "exists" : "no such key");
+    std::printf("INCRBY example:hits 5 -> %lld\n",
+                static_cast<long long>(client.incrby("example:hits", 5)));
+
+    // Read-modify-write under WATCH; retried when another client changes the key meanwhile.
+    client.set("example:stock", "10");
+    Queued<std::int64_t> sold =
+        client.transaction({"example:stock"}, [](Client& db, Transaction& tx) {
+          const long long stock = std::stoll(db.get("example:stock").value_or("0"));
+          tx.set("example:stock", std::to_string(stock - 1));
+          return tx.incr("example:sold");
+        });
+    std::printf("transaction: stock %s, sold %lld\n",
+                client.get("example:stock").value_or("(nil)").c_str(),
+                static_cast<long long>(sold.get()));
+
     Pipeline pipeline;
     for (int i = 0; i < 100; ++i)
       pipeline.set("example:key:" + std::to_string(i), std::to_string(i));
@@ -41,7 +62,9 @@ int main(int argc, char** argv) {
     } catch (const ServerError& e) {
       std::printf("error reply, connection still usable: %s\n", e.message().c_str());
     }
-    std::printf("DEL -> %lld\n", static_cast<long long>(client.del("example:greeting")));
+    std::printf("DEL -> %lld\n", static_cast<long long>(
+                                     client.del("example:greeting", "example:session",
+                                                "example:hits", "example:stock", "example:sold")));
 
     asio::io_context io;
     asio::co_spawn(

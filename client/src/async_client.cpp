@@ -18,63 +18,18 @@ asio::awaitable<void> AsyncClient::connect() { co_await connection_->connect(opt
 void AsyncClient::close() { connection_->close(); }
 bool AsyncClient::connected() const { return connection_->is_open(); }
 
-asio::awaitable<Reply> AsyncClient::reply_command(std::string encoded, std::string_view name) {
-  std::string n =
-      name.empty() || name == "command" ? detail::command_name(encoded) : std::string(name);
-  co_return detail::checked(co_await connection_->exec(encoded, options_.command_timeout, n), n);
+asio::awaitable<Reply> AsyncClient::round_trip(std::string encoded, std::string name) {
+  co_return co_await connection_->exec(encoded, options_.command_timeout, name);
 }
 
-asio::awaitable<std::optional<std::string>> AsyncClient::get(std::string_view key) {
-  std::string encoded = detail::encode("GET", key);
-  return [](detail::Connection& c, std::string e,
-            std::chrono::milliseconds t) -> asio::awaitable<std::optional<std::string>> {
-    co_return detail::to_optional_string(co_await c.exec(e, t, "GET"), "GET");
-  }(*connection_, std::move(encoded), options_.command_timeout);
-}
-
-asio::awaitable<void> AsyncClient::set(std::string_view key, std::string_view value) {
-  std::string encoded = detail::encode("SET", key, value);
-  return [](detail::Connection& c, std::string e,
-            std::chrono::milliseconds t) -> asio::awaitable<void> {
-    detail::expect_ok(co_await c.exec(e, t, "SET"), "SET");
-  }(*connection_, std::move(encoded), options_.command_timeout);
-}
-
-asio::awaitable<void> AsyncClient::mset(
-    std::span<const std::pair<std::string_view, std::string_view>> pairs) {
-  std::string encoded = detail::encode_mset(pairs);
-  return [](detail::Connection& c, std::string e,
-            std::chrono::milliseconds t) -> asio::awaitable<void> {
-    detail::expect_ok(co_await c.exec(e, t, "MSET"), "MSET");
-  }(*connection_, std::move(encoded), options_.command_timeout);
-}
-
-asio::awaitable<std::int64_t> AsyncClient::dbsize() {
-  return integer_command(detail::encode("DBSIZE"), "DBSIZE");
-}
-
-asio::awaitable<std::string> AsyncClient::ping() {
-  std::string encoded = detail::encode("PING");
-  co_return detail::to_status(co_await connection_->exec(encoded, options_.command_timeout, "PING"),
-                              "PING");
-}
-
-asio::awaitable<std::int64_t> AsyncClient::integer_command(std::string encoded,
-                                                           std::string_view name) {
-  co_return detail::to_integer(co_await connection_->exec(encoded, options_.command_timeout, name),
-                               name);
-}
-
-asio::awaitable<std::vector<std::optional<std::string>>> AsyncClient::mget_command(
-    std::string encoded) {
-  co_return detail::to_optional_strings(
-      co_await connection_->exec(encoded, options_.command_timeout, "MGET"), "MGET");
-}
-
-asio::awaitable<Reply> AsyncClient::command_argv(std::span<const std::string_view> argv) {
-  std::string encoded;
-  protocol::write_command(encoded, argv);
-  return reply_command(std::move(encoded), {});
+asio::awaitable<bool> AsyncClient::exec(Transaction& transaction) {
+  transaction.check_not_executed();
+  const std::string bytes = transaction.bytes();
+  std::vector<Reply> replies(transaction.size() + 2);
+  auto keep = [&](std::size_t i, Reply& r) { replies[i] = std::move(r); };
+  co_await connection_->round_trip(bytes, replies.size(), detail::ReplySink(keep),
+                                   options_.command_timeout, "EXEC");
+  co_return transaction.finish(replies);
 }
 
 asio::awaitable<std::vector<Reply>> AsyncClient::execute(const Pipeline& pipeline) {

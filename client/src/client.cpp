@@ -65,39 +65,24 @@ Reply Client::round_trip(std::string encoded, std::string_view name) {
   return impl_->run(impl_->connection.exec(encoded, impl_->options.command_timeout, name));
 }
 
-std::optional<std::string> Client::get(std::string_view key) {
-  return detail::to_optional_string(round_trip(detail::encode("GET", key), "GET"), "GET");
+void Client::unwatch() { run(detail::make_call(&detail::expect_ok, "UNWATCH")); }
+
+void Client::unwatch_after_failure() noexcept {
+  if (!connected()) return;
+  try {
+    unwatch();
+  } catch (...) {  // the caller rethrows the original failure
+  }
 }
 
-void Client::set(std::string_view key, std::string_view value) {
-  detail::expect_ok(round_trip(detail::encode("SET", key, value), "SET"), "SET");
-}
-
-void Client::mset(std::span<const std::pair<std::string_view, std::string_view>> pairs) {
-  detail::expect_ok(round_trip(detail::encode_mset(pairs), "MSET"), "MSET");
-}
-
-std::int64_t Client::dbsize() {
-  return detail::to_integer(round_trip(detail::encode("DBSIZE"), "DBSIZE"), "DBSIZE");
-}
-
-std::string Client::ping() {
-  return detail::to_status(round_trip(detail::encode("PING"), "PING"), "PING");
-}
-
-std::int64_t Client::integer_command(std::string encoded, std::string_view name) {
-  return detail::to_integer(round_trip(std::move(encoded), name), name);
-}
-
-std::vector<std::optional<std::string>> Client::mget_command(std::string encoded) {
-  return detail::to_optional_strings(round_trip(std::move(encoded), "MGET"), "MGET");
-}
-
-Reply Client::command_argv(std::span<const std::string_view> argv) {
-  std::string encoded;
-  protocol::write_command(encoded, argv);
-  std::string name = detail::command_name(encoded);
-  return detail::checked(round_trip(std::move(encoded), name), name);
+bool Client::exec(Transaction& transaction) {
+  transaction.check_not_executed();
+  const std::string bytes = transaction.bytes();
+  std::vector<Reply> replies(transaction.size() + 2);
+  auto keep = [&](std::size_t i, Reply& r) { replies[i] = std::move(r); };
+  impl_->run(impl_->connection.round_trip(bytes, replies.size(), detail::ReplySink(keep),
+                                          impl_->options.command_timeout, "EXEC"));
+  return transaction.finish(replies);
 }
 
 std::vector<Reply> Client::execute(const Pipeline& pipeline) {

@@ -51,18 +51,18 @@ Pipeline& Pipeline::ping() {
 
 namespace tessera::client::detail {
 
-namespace {
-[[noreturn]] void unexpected(const Reply& reply, std::string_view name, std::string_view wanted) {
+void unexpected(const Reply& reply, std::string_view name, std::string_view wanted) {
   throw ProtocolError("tessera::client: " + std::string(name) + ": expected " +
                       std::string(wanted) + ", got " + std::string(type_name(reply.type)) +
                       " reply");
 }
-}  // namespace
 
 std::string_view type_name(Reply::Type type) {
   // In the order of Reply::Type's enumerators.
   static constexpr std::string_view kNames[] = {
-      "simple string", "error", "integer", "bulk string", "null bulk", "array", "null array"};
+      "simple string", "error",      "integer", "bulk string", "null bulk",
+      "array",         "null array", "double",  "boolean",     "big number",
+      "verbatim",      "map",        "set",     "push",        "attribute"};
   const auto i = static_cast<std::size_t>(type);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -155,19 +155,6 @@ std::string encode_scan(std::uint64_t cursor, std::string_view match, std::size_
   if (count > 0) {
     argv.push_back("COUNT");
     argv.push_back(n);
-  }
-  std::string out;
-  protocol::write_command(out, argv);
-  return out;
-}
-
-std::string encode_mset(std::span<const std::pair<std::string_view, std::string_view>> pairs) {
-  std::vector<std::string_view> argv;
-  argv.reserve(1 + 2 * pairs.size());
-  argv.push_back("MSET");
-  for (auto& [k, v] : pairs) {
-    argv.push_back(k);
-    argv.push_back(v);
   }
   std::string out;
   protocol::write_command(out, argv);

@@ -22,16 +22,20 @@
 #include <tessera/client/command.hpp>
 #include <tessera/client/errors.hpp>
 #include <tessera/client/options.hpp>
+#include <tessera/client/transaction.hpp>
+#include <tessera/client/typed.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,9 +43,25 @@ namespace tessera::client {
 
 namespace detail {
 class Connection;
-}
+template <class A>
+struct AwaitableValue;
+template <class T, class E>
+struct AwaitableValue<boost::asio::awaitable<T, E>> {
+  using type = T;
+};
+// A body's result, held across the co_await of EXEC (void: nothing).
+template <class T>
+struct Stored {
+  T value;
+};
+template <>
+struct Stored<void> {};
+}  // namespace detail
 
-class AsyncClient {
+template <class T>
+using Awaitable = boost::asio::awaitable<T>;
+
+class AsyncClient : public Commands<AsyncClient, Awaitable> {
  public:
   template <class T>
   using awaitable = boost::asio::awaitable<T>;
@@ -61,30 +81,65 @@ class AsyncClient {
     options_.command_timeout = timeout;
   }
 
-  awaitable<std::optional<std::string>> get(std::string_view key);
-  awaitable<void> set(std::string_view key, std::string_view value);
-  awaitable<void> put(std::string_view key, std::string_view value) { return set(key, value); }
+  // The typed calls (get, set with options, the counters, the expiry family, the keyspace
+  // calls, command(...)) come from Commands (typed.hpp) and return awaitables.
+
+  // WATCH / UNWATCH / MULTI+queue+EXEC, as Client's (client.hpp).
   template <CommandArg... Keys>
-  requires(sizeof...(Keys) >= 1) awaitable<std::int64_t> del(const Keys&... keys) {
-    return integer_command(detail::encode("DEL", keys...), "DEL");
+  requires(sizeof...(Keys) >= 1) awaitable<void> watch(const Keys&... keys) {
+    return run(detail::make_call(&detail::expect_ok, "WATCH", keys...));
   }
-  template <CommandArg... Keys>
-  requires(sizeof...(Keys) >= 1) awaitable<std::int64_t> exists(const Keys&... keys) {
-    return integer_command(detail::encode("EXISTS", keys...), "EXISTS");
+  awaitable<void> unwatch() { return run(detail::make_call(&detail::expect_ok, "UNWATCH")); }
+  // The transaction must stay alive until the co_await completes.
+  awaitable<bool> exec(Transaction& transaction);
+  // Client::transaction as a coroutine: body(*this, tx) returns an awaitable<R>.
+  template <class Body>
+  auto transaction(std::vector<std::string> watch_keys, Body body, TransactionOptions options = {})
+      -> std::invoke_result_t<Body&, AsyncClient&, Transaction&> {
+    using R = typename detail::AwaitableValue<
+        std::invoke_result_t<Body&, AsyncClient&, Transaction&>>::type;
+    detail::check_attempts(options.max_attempts);
+    // The loop's state lives outside the loop, and no co_await sits inside an initializer: g++
+    // 12's coroutines mishandle both (a temporary destroyed twice: "free(): invalid pointer").
+    Transaction tx;
+    std::exception_ptr failed;
+    std::optional<detail::Stored<R>> result;
+    for (std::size_t attempt = 1;; ++attempt) {
+      if (!watch_keys.empty()) co_await watch(watch_keys);
+      tx.clear();
+      result.reset();
+      try {
+        if constexpr (std::is_void_v<R>) {
+          co_await body(*this, tx);
+          result.emplace();
+        } else {
+          R value = co_await body(*this, tx);
+          result.emplace(detail::Stored<R>{std::move(value)});
+        }
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      if (failed) {
+        // A coroutine cannot co_await inside a handler: UNWATCH here, then rethrow.
+        if (connected()) {
+          try {
+            co_await unwatch();
+          } catch (...) {  // the body's exception is the one to report
+          }
+        }
+        std::rethrow_exception(failed);
+      }
+      if (co_await exec(tx)) {
+        if constexpr (std::is_void_v<R>) {
+          co_return;
+        } else {
+          co_return std::move(result->value);
+        }
+      }
+      if (attempt >= options.max_attempts) throw WatchConflictError(attempt);
+    }
   }
-  template <CommandArg... Keys>
-  requires(sizeof...(Keys) >=
-           1) awaitable<std::vector<std::optional<std::string>>> mget(const Keys&... keys) {
-    return mget_command(detail::encode("MGET", keys...));
-  }
-  awaitable<void> mset(std::span<const std::pair<std::string_view, std::string_view>> pairs);
-  awaitable<std::int64_t> dbsize();
-  awaitable<std::string> ping();
-  template <CommandArg... Args>
-  requires(sizeof...(Args) >= 1) awaitable<Reply> command(const Args&... args) {
-    return reply_command(detail::encode(args...), "command");
-  }
-  awaitable<Reply> command_argv(std::span<const std::string_view> argv);
+
   awaitable<std::vector<Reply>> execute(const Pipeline& pipeline);
   // Hands each reply to on_reply(index, reply) as soon as it is parsed (the benchmark times each
   // reply this way). The callback must not start another operation on this client.
@@ -98,9 +153,13 @@ class AsyncClient {
                             std::function<void(std::string& key)> on_key);
 
  private:
-  awaitable<Reply> reply_command(std::string encoded, std::string_view name);
-  awaitable<std::int64_t> integer_command(std::string encoded, std::string_view name);
-  awaitable<std::vector<std::optional<std::string>>> mget_command(std::string encoded);
+  friend class Commands<AsyncClient, Awaitable>;
+  template <class T>
+  awaitable<T> run(Call<T> call) {
+    Reply reply = co_await round_trip(std::move(call.encoded), call.name);
+    co_return call.convert(std::move(reply), call.name);
+  }
+  awaitable<Reply> round_trip(std::string encoded, std::string name);
 
   ClientOptions options_;
   std::unique_ptr<detail::Connection> connection_;

@@ -4,7 +4,9 @@
 // call encodes its command with protocol::write_command, writes it, and reads its reply with
 // protocol::ReplyReader, running the private io_context until the reply is complete or the command
 // timeout closes the socket. The same connection core serves AsyncClient (async_client.hpp), so
-// both behave identically on errors and timeouts.
+// both behave identically on errors and timeouts. The typed calls (get, set with options, the
+// counters, the expiry family, the keyspace calls) are written once in typed.hpp and shared with
+// AsyncClient and Transaction (MULTI/EXEC, WATCH and optimistic retries: transaction.hpp).
 //
 // Errors are exceptions derived from tessera::client::Error (errors.hpp): ServerError for an error
 // reply (the connection stays usable), TimeoutError, ConnectionError and ProtocolError (the
@@ -17,6 +19,8 @@
 #include <tessera/client/command.hpp>
 #include <tessera/client/errors.hpp>
 #include <tessera/client/options.hpp>
+#include <tessera/client/transaction.hpp>
+#include <tessera/client/typed.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -26,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -97,7 +102,7 @@ class ScanRange {
   bool done_ = true;
 };
 
-class Client {
+class Client : public Commands<Client, Now> {
  public:
   // Connects (and sends AUTH if a password is set). Throws ConnectionError (refused, resolve),
   // TimeoutError, or ServerError (AUTH rejected).
@@ -114,45 +119,43 @@ class Client {
   const ClientOptions& options() const;
   void set_command_timeout(std::chrono::milliseconds timeout);
 
-  // GET: the value, or nullopt when the key does not exist.
-  std::optional<std::string> get(std::string_view key);
-  // SET key value (Tessera's PUT; SET is what both Tessera and Redis understand).
-  void set(std::string_view key, std::string_view value);
-  void put(std::string_view key, std::string_view value) { set(key, value); }
-  // DEL / EXISTS: keys as separate arguments, or ranges of keys; returns the server's count.
-  template <CommandArg... Keys>
-  requires(sizeof...(Keys) >= 1) std::int64_t del(const Keys&... keys) {
-    return integer_command(detail::encode("DEL", keys...), "DEL");
-  }
-  template <CommandArg... Keys>
-  requires(sizeof...(Keys) >= 1) std::int64_t exists(const Keys&... keys) {
-    return integer_command(detail::encode("EXISTS", keys...), "EXISTS");
-  }
-  // MGET: one optional per key, in order.
-  template <CommandArg... Keys>
-  requires(sizeof...(Keys) >= 1) std::vector<std::optional<std::string>> mget(const Keys&... keys) {
-    return mget_command(detail::encode("MGET", keys...));
-  }
-  // MSET from (key, value) pairs.
-  void mset(std::span<const std::pair<std::string_view, std::string_view>> pairs);
-  void mset(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
-    mset(std::span<const std::pair<std::string_view, std::string_view>>(pairs.begin(),
-                                                                        pairs.size()));
-  }
-  std::int64_t dbsize();
-  // PING: the server's status reply ("PONG").
-  std::string ping();
+  // The typed calls (get, set with options, the counters, the expiry family, the keyspace
+  // calls, command(...)) come from Commands (typed.hpp) and return their results directly.
 
-  // Any command; returns the reply as a value of any RESP2 or RESP3 type (with
-  // ClientOptions::protocol = 3: maps, sets, doubles, booleans, verbatim strings, pushes). Nested
-  // error replies inside an aggregate stay values; a top-level error reply throws ServerError.
-  template <CommandArg... Args>
-  requires(sizeof...(Args) >= 1) Reply command(const Args&... args) {
-    detail::ArgvBuilder b;
-    (b.add(args), ...);
-    return command_argv(b.argv());
+  // WATCH keys... for the next exec() on this connection; UNWATCH forgets them.
+  template <CommandArg... Keys>
+  requires(sizeof...(Keys) >= 1) void watch(const Keys&... keys) {
+    run(detail::make_call(&detail::expect_ok, "WATCH", keys...));
   }
-  Reply command_argv(std::span<const std::string_view> argv);
+  void unwatch();
+  // MULTI, the transaction's queue and EXEC in one write. True: committed (the Queued handles hold
+  // the results); false: a watched key changed, nothing ran. Throws ExecAbortError when the server
+  // refused a queued command (nothing ran), ServerError for any other error reply of MULTI or EXEC.
+  bool exec(Transaction& transaction);
+  // An optimistic transaction: WATCH watch_keys, body(*this, tx), exec(tx); again while a watched
+  // key changed meanwhile, at most options.max_attempts times (then WatchConflictError). Returns
+  // what the body returned in the attempt that committed. Reads in the body go through the client
+  // (they see the watched keys as they are); writes go on tx. If the body throws, the keys are
+  // unwatched (when the connection is still up) and the exception propagates.
+  template <class Body>
+  std::invoke_result_t<Body&, Client&, Transaction&> transaction(
+      std::vector<std::string> watch_keys, Body&& body, TransactionOptions options = {}) {
+    using R = std::invoke_result_t<Body&, Client&, Transaction&>;
+    detail::check_attempts(options.max_attempts);
+    for (std::size_t attempt = 1;; ++attempt) {
+      if (!watch_keys.empty()) watch(watch_keys);
+      Transaction tx;
+      if constexpr (std::is_void_v<R>) {
+        guarded([&] { body(*this, tx); });
+        if (exec(tx)) return;
+      } else {
+        std::optional<R> result;
+        guarded([&] { result.emplace(body(*this, tx)); });
+        if (exec(tx)) return std::move(*result);
+      }
+      if (attempt >= options.max_attempts) throw WatchConflictError(attempt);
+    }
+  }
 
   // Sends every command of the pipeline in one write and returns all replies in order. Error
   // replies are returned as values (Reply::Type::kError), never thrown; transport failures throw.
@@ -167,9 +170,23 @@ class Client {
   ScanRange scan(std::string match = {}, std::size_t count = 100);
 
  private:
+  friend class Commands<Client, Now>;
+  template <class T>
+  T run(Call<T> call) {
+    return call.convert(round_trip(std::move(call.encoded), call.name), call.name);
+  }
   Reply round_trip(std::string encoded, std::string_view name);
-  std::int64_t integer_command(std::string encoded, std::string_view name);
-  std::vector<std::optional<std::string>> mget_command(std::string encoded);
+  // Runs f; if it throws, UNWATCHes (when the connection is up) and rethrows.
+  template <class F>
+  void guarded(F&& f) {
+    try {
+      f();
+    } catch (...) {
+      unwatch_after_failure();
+      throw;
+    }
+  }
+  void unwatch_after_failure() noexcept;
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -12,8 +12,11 @@
 //                    (closed or reset by the peer, or never opened). reason() tells which. Call
 //                    reconnect() to go on.
 //   ProtocolError    the bytes from the server are not valid RESP2/RESP3, or a reply has a shape
-//   the
-//                    command cannot have (GET answered with an array). The connection is closed.
+//                    the command cannot have (GET answered with an array). The connection is
+//                    closed.
+//
+// A fifth kind, WatchConflictError (transaction.hpp), is thrown only by the optimistic-transaction
+// helpers, when a watched key changed in every attempt: the connection is fine.
 //
 // Pipelines are the one exception to "error replies throw": Pipeline execution returns every reply,
 // error replies included, as protocol::Reply values, so one failed command does not hide the
@@ -28,7 +31,7 @@ namespace tessera::client {
 
 class Error : public std::runtime_error {
  public:
-  enum class Kind { kServer, kTimeout, kConnection, kProtocol };
+  enum class Kind { kServer, kTimeout, kConnection, kProtocol, kWatchConflict };
   Error(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   Kind kind() const noexcept { return kind_; }
 
