@@ -1,5 +1,6 @@
 // Client pieces that need no server: the latency histogram, command encoding, pipelines, the
-// benchmark's options, keys and values.
+// benchmark's options, keys and values, the typed calls' encodings and conversions, and how a
+// Transaction reads EXEC's replies.
 #include <doctest/doctest.h>
 
 #include <tessera/client/client.hpp>
@@ -8,9 +9,12 @@
 #include "benchmark.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -210,4 +214,178 @@ TEST_CASE("benchmark: report formats") {
   CHECK_EQ(bench::format_csv(r, 3),
            "\"SET\",\"2000.00\",\"0.500\",\"0.001\",\"0.500\",\"0.950\",\"0.990\",\"0.999\","
            "\"1.000\"");
+}
+
+// ---- typed calls and transactions without a server --------------------------------------------
+
+namespace {
+Reply simple(std::string s) {
+  Reply r;
+  r.type = Reply::Type::kSimple;
+  r.str = std::move(s);
+  return r;
+}
+Reply error(std::string s) {
+  Reply r;
+  r.type = Reply::Type::kError;
+  r.str = std::move(s);
+  return r;
+}
+Reply integer(std::int64_t n) {
+  Reply r;
+  r.type = Reply::Type::kInteger;
+  r.integer = n;
+  return r;
+}
+Reply bulk(std::string s) {
+  Reply r;
+  r.type = Reply::Type::kBulk;
+  r.str = std::move(s);
+  return r;
+}
+Reply of_type(Reply::Type type) {
+  Reply r;
+  r.type = type;
+  return r;
+}
+std::string resp(std::initializer_list<std::string_view> args) {
+  std::string out;
+  tessera::protocol::write_command(out, args);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("typed calls: options are encoded in Redis's argument order") {
+  using namespace std::chrono_literals;
+  CHECK_EQ(detail::encode_set("k", "v", {}, false), resp({"SET", "k", "v"}));
+  CHECK_EQ(detail::encode_set("k", "v", {.ex = 10s, .nx = true}, true),
+           resp({"SET", "k", "v", "NX", "GET", "EX", "10"}));
+  CHECK_EQ(detail::encode_set("k", "v", {.px = 1500ms, .xx = true}, false),
+           resp({"SET", "k", "v", "XX", "PX", "1500"}));
+  CHECK_EQ(detail::encode_set("k", "v", {.exat = UnixSeconds(1700000000s)}, false),
+           resp({"SET", "k", "v", "EXAT", "1700000000"}));
+  CHECK_EQ(detail::encode_set("k", "v", {.pxat = UnixMilliseconds(1700000000123ms)}, false),
+           resp({"SET", "k", "v", "PXAT", "1700000000123"}));
+  CHECK_EQ(detail::encode_set("k", "v", {.keepttl = true}, false),
+           resp({"SET", "k", "v", "KEEPTTL"}));
+  CHECK_EQ(detail::encode_getex("k", {}), resp({"GETEX", "k"}));
+  CHECK_EQ(detail::encode_getex("k", {.persist = true}), resp({"GETEX", "k", "PERSIST"}));
+  CHECK_EQ(detail::encode_getex("k", {.px = 5ms}), resp({"GETEX", "k", "PX", "5"}));
+  CHECK_EQ(detail::encode_expire("EXPIRE", "k", -3, ExpireCondition::kAlways),
+           resp({"EXPIRE", "k", "-3"}));
+  CHECK_EQ(detail::encode_expire("PEXPIRE", "k", 7, ExpireCondition::kGt),
+           resp({"PEXPIRE", "k", "7", "GT"}));
+  CHECK_EQ(detail::encode_expire("EXPIREAT", "k", 7, ExpireCondition::kLt),
+           resp({"EXPIREAT", "k", "7", "LT"}));
+  CHECK_EQ(detail::encode_expire("EXPIRE", "k", 7, ExpireCondition::kNx),
+           resp({"EXPIRE", "k", "7", "NX"}));
+  CHECK_EQ(detail::encode_expire("EXPIRE", "k", 7, ExpireCondition::kXx),
+           resp({"EXPIRE", "k", "7", "XX"}));
+  // The shortest decimal that reads back as the double: no binary-expansion noise for Redis's
+  // long double arithmetic to carry into the result.
+  CHECK_EQ(detail::encode_incrbyfloat("k", 0.1), resp({"INCRBYFLOAT", "k", "0.1"}));
+  CHECK_EQ(detail::encode_incrbyfloat("k", -2.5e-7), resp({"INCRBYFLOAT", "k", "-2.5e-07"}));
+  CHECK_EQ(detail::encode_incrbyfloat("k", 3), resp({"INCRBYFLOAT", "k", "3"}));
+}
+
+TEST_CASE("typed calls: reply conversions, Expiry's states") {
+  using namespace std::chrono_literals;
+  CHECK_EQ(detail::to_expiry<std::chrono::seconds>(integer(-2), "TTL"), Ttl::no_key());
+  CHECK_EQ(detail::to_expiry<std::chrono::seconds>(integer(-1), "TTL"), Ttl::no_expiry());
+  CHECK_EQ(detail::to_expiry<std::chrono::seconds>(integer(42), "TTL"), Ttl::expires(42s));
+  CHECK_EQ(detail::to_expiry<UnixMilliseconds>(integer(1700000000123), "PEXPIRETIME").value(),
+           UnixMilliseconds(1700000000123ms));
+  CHECK_EQ(Ttl::no_expiry().value_or(5s), 5s);
+  CHECK_FALSE(static_cast<bool>(Ttl::no_key()));
+  CHECK(static_cast<bool>(Ttl::expires(0s)));
+  CHECK_THROWS_AS(Ttl::no_expiry().value(), std::logic_error);
+  CHECK_THROWS_AS(detail::to_expiry<std::chrono::seconds>(bulk("1"), "TTL"), ProtocolError);
+
+  CHECK(detail::to_bool(integer(1), "X"));
+  CHECK_FALSE(detail::to_bool(integer(0), "X"));
+  CHECK_THROWS_AS(detail::to_bool(integer(2), "X"), ProtocolError);
+  CHECK(detail::ok_or_nil(simple("OK"), "SET"));
+  CHECK_FALSE(detail::ok_or_nil(of_type(Reply::Type::kNull), "SET"));
+  CHECK_THROWS_AS(detail::ok_or_nil(error("ERR syntax error"), "SET"), ServerError);
+  CHECK_EQ(detail::to_double(bulk("10.6"), "INCRBYFLOAT"), 10.6);
+  CHECK_EQ(detail::to_double(bulk("-3"), "INCRBYFLOAT"), -3.0);
+  CHECK_EQ(detail::to_double(bulk("1e400"), "INCRBYFLOAT"), HUGE_VAL);  // long double range
+  Reply d = of_type(Reply::Type::kDouble);
+  d.number = 2.5;
+  CHECK_EQ(detail::to_double(std::move(d), "INCRBYFLOAT"), 2.5);
+  CHECK_THROWS_AS(detail::to_double(bulk("1.5x"), "INCRBYFLOAT"), ProtocolError);
+  CHECK_THROWS_AS(detail::to_double(bulk(""), "INCRBYFLOAT"), ProtocolError);
+  CHECK_EQ(detail::to_string(bulk(""), "GETRANGE"), "");
+  CHECK_THROWS_AS(detail::to_string(of_type(Reply::Type::kNull), "GETRANGE"), ProtocolError);
+}
+
+TEST_CASE("transaction: MULTI, the queue and EXEC on the wire; EXEC's three outcomes") {
+  Transaction tx;
+  Queued<std::int64_t> n = tx.incr("a");
+  Queued<std::optional<std::string>> v = tx.get("b");
+  CHECK_EQ(tx.size(), 2u);
+  CHECK_EQ(tx.bytes(), resp({"MULTI"}) + resp({"INCR", "a"}) + resp({"GET", "b"}) + resp({"EXEC"}));
+  CHECK_FALSE(tx.executed());
+
+  SUBCASE("committed") {
+    Reply exec = of_type(Reply::Type::kArray);
+    exec.elements = {error("ERR value is not an integer or out of range"),
+                     of_type(Reply::Type::kNull)};
+    std::vector<Reply> replies{simple("OK"), simple("QUEUED"), simple("QUEUED"), exec};
+    CHECK(tx.finish(replies));
+    CHECK(tx.committed());
+    CHECK_THROWS_AS(n.get(), ServerError);  // its own error, inside EXEC
+    CHECK_EQ(v.get(), std::nullopt);
+    CHECK_THROWS_AS(tx.check_not_executed(), std::logic_error);
+  }
+  SUBCASE("aborted by WATCH: RESP2's null array and RESP3's null") {
+    for (Reply::Type nil : {Reply::Type::kNullArray, Reply::Type::kNull}) {
+      Transaction t;
+      auto h = t.ping();
+      std::vector<Reply> replies{simple("OK"), simple("QUEUED"), of_type(nil)};
+      CHECK_FALSE(t.finish(replies));
+      CHECK_FALSE(t.committed());
+      CHECK(t.executed());
+      CHECK_THROWS_AS(h.get(), std::logic_error);
+    }
+  }
+  SUBCASE("EXECABORT: the refused commands are reported") {
+    std::vector<Reply> replies{
+        simple("OK"), simple("QUEUED"), error("ERR unknown command 'GTE'"),
+        error("EXECABORT Transaction discarded because of previous errors.")};
+    try {
+      tx.finish(replies);
+      FAIL("no exception");
+    } catch (const ExecAbortError& e) {
+      CHECK_EQ(e.prefix(), "EXECABORT");
+      REQUIRE_EQ(e.rejected().size(), 1u);
+      CHECK_EQ(e.rejected()[0].first, 1u);
+      CHECK_EQ(e.rejected()[0].second, "ERR unknown command 'GTE'");
+      CHECK(std::string(e.what()).find("queued command 1") != std::string::npos);
+    }
+    CHECK_FALSE(tx.committed());
+  }
+  SUBCASE("a reply count that does not match the queue is a protocol error") {
+    Reply exec = of_type(Reply::Type::kArray);
+    exec.elements = {integer(1)};
+    std::vector<Reply> replies{simple("OK"), simple("QUEUED"), simple("QUEUED"), exec};
+    CHECK_THROWS_AS(tx.finish(replies), ProtocolError);
+  }
+  SUBCASE("MULTI refused") {
+    std::vector<Reply> replies{error("ERR MULTI calls can not be nested"), simple("QUEUED"),
+                               simple("QUEUED"), of_type(Reply::Type::kArray)};
+    CHECK_THROWS_AS(tx.finish(replies), ServerError);
+  }
+  SUBCASE("clear() starts a new transaction; earlier handles keep their results") {
+    Reply exec = of_type(Reply::Type::kArray);
+    exec.elements = {integer(5), bulk("x")};
+    std::vector<Reply> replies{simple("OK"), simple("QUEUED"), simple("QUEUED"), exec};
+    REQUIRE(tx.finish(replies));
+    tx.clear();
+    CHECK(tx.empty());
+    CHECK_FALSE(tx.executed());
+    CHECK_EQ(tx.bytes(), resp({"MULTI"}) + resp({"EXEC"}));
+    CHECK_EQ(n.get(), 5);
+    CHECK_EQ(v.get(), "x");
+  }
 }
