@@ -114,6 +114,21 @@ TEST_CASE("config: --requirepass-file reads the password's first line") {
   CHECK(missing.message.find("--requirepass-file") != std::string::npos);
 }
 
+// The container hands the password over as a pipe (/dev/fd/3), which can be read only once: the
+// check and the set of the parameter must not both read it (checked to fail before: the check
+// drained the pipe and the server started without the password).
+TEST_CASE("config: --requirepass-file reads a pipe once") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const std::string text = "from a pipe\n";
+  REQUIRE(::write(fds[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fds[1]);
+  auto c = parse({"--requirepass-file", "/dev/fd/" + std::to_string(fds[0])});
+  ::close(fds[0]);
+  REQUIRE(c.config);
+  CHECK(c.config->requirepass == "from a pipe");
+}
+
 TEST_CASE("config: protected mode and range checks") {
   Config c;
   c.shards = 2;

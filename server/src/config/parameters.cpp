@@ -10,6 +10,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/limits.hpp>
@@ -104,16 +105,33 @@ std::optional<std::string> read_password_file(std::string_view path) {
   return line;
 }
 
+// The parameter table checks a value, then sets it; a pipe (the container's /dev/fd/3) can be
+// read only once, so what the check read is kept for the set that follows it.
+struct PasswordFileRead {
+  std::string path;
+  std::optional<std::string> password;
+};
+PasswordFileRead& last_password_file_read() {
+  static PasswordFileRead last;  // start-up and CONFIG handling only, never two threads at once
+  return last;
+}
+
 // "" (the default) is no file.
 std::string check_password_file(std::string_view path) {
-  return path.empty() || read_password_file(path)
-             ? std::string()
-             : "cannot read a password from it (missing, unreadable or empty)";
+  if (path.empty()) return {};
+  auto& last = last_password_file_read();
+  last = {std::string(path), read_password_file(path)};
+  return last.password ? std::string()
+                       : "cannot read a password from it (missing, unreadable or empty)";
 }
 
 void set_password_from_file(Config& c, std::string_view path) {
   if (path.empty()) return;
-  if (auto pw = read_password_file(path)) c.requirepass = std::move(*pw);
+  auto& last = last_password_file_read();
+  std::optional<std::string> pw =
+      last.path == path ? std::exchange(last.password, std::nullopt) : read_password_file(path);
+  last.path.clear();
+  if (pw) c.requirepass = std::move(*pw);
 }
 
 void publish_loglevel(ServerState& s) {
