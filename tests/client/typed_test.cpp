@@ -590,6 +590,22 @@ static void async_typed(Kind kind, int protocol) {
     CHECK(gave_up);
     const auto after = co_await c.get("m");
     CHECK_EQ(after, "92");
+    // A body that throws: its exception propagates and the keys are unwatched.
+    bool body_failed = false;
+    try {
+      co_await c.transaction(watch_m, [&](AsyncClient&, Transaction&) -> asio::awaitable<int> {
+        throw std::runtime_error("the body gave up");
+        co_return 0;
+      });
+    } catch (const std::runtime_error&) {
+      body_failed = true;
+    }
+    CHECK(body_failed);
+    other.set("m", "0");
+    Transaction plain;
+    plain.set("m", "1");
+    const bool plain_committed = co_await c.exec(plain);
+    CHECK(plain_committed);  // not aborted: the failed body's WATCH is gone
   });
 }
 ON_BOTH_SERVERS("AsyncClient: typed calls and transactions", async_typed)
