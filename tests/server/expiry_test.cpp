@@ -2,11 +2,15 @@
 // test moves by hand (no sleeping). Every exact reply is Redis 7.0.15's bytes, checked against
 // Debian's redis-server with the same commands.
 #include <doctest/doctest.h>
+#include <malloc.h>
 
+#include <chrono>
+#include <future>
 #include <set>
 #include <string>
 #include <tessera/server/in_process_session.hpp>
 #include <tessera/server/store/store.hpp>
+#include <thread>
 #include <vector>
 
 using namespace tessera::server;
@@ -320,6 +324,100 @@ TEST_CASE("expiry: the active cycle reclaims keys nobody reads, within its budge
   CHECK(store.counters().expired_keys == 20000);
   CHECK(store.counters().expired_stale_perc > 0);
   CHECK(store.get("p5").has_value());
+}
+
+TEST_CASE("expiry: a write over an expired key reclaims it as expired (counted, as Redis)") {
+  // Redis 7.0.15 (DEBUG SET-ACTIVE-EXPIRE 0, keys SET ... PX 50, 200 ms later): SET, MSET,
+  // RENAME's and COPY's destination, SETEX, SET NX and GETSET over an expired key each add one
+  // to expired_keys (lookupKeyWrite), the replies being those of a missing key.
+  SUBCASE("the store") {
+    ManualClock clock(kStart);
+    StoreSettings settings;
+    settings.clock = &clock;
+    Store store(&settings, 1);
+    for (const char* k : {"a", "b", "c"}) {
+      store.set(k, "v", SetCondition::kAlways, false, DeadlineUpdate::at(kStart + 50));
+    }
+    store.set("plain", "v");
+    clock.advance_ms(200);
+    store.set("a", "v2");
+    CHECK(store.counters().expired_keys == 1);
+    store.put_content("b", StoredValue{"v2", std::nullopt, false});
+    CHECK(store.counters().expired_keys == 2);
+    store.set("plain", "v2");  // live: nothing expires
+    CHECK(store.counters().expired_keys == 2);
+    CHECK(store.deadline_count() == 1);  // c, not reclaimed yet
+    CHECK(*store.get("a") == "v2");
+    CHECK(*store.get("b") == "v2");
+  }
+  SUBCASE("the commands") {
+    ClockEnv env(2);
+    InProcessSession c(env.set, env.state, 0);
+    for (const char* k : {"a", "b", "c", "d", "e", "f", "g"}) {
+      CHECK(c.call({"SET", k, "v", "PX", "50"}) == kOk);
+    }
+    CHECK(c.call({"SET", "src", "v"}) == kOk);
+    CHECK(c.call({"SET", "src2", "v"}) == kOk);
+    env.clock.advance_ms(200);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> steps = {
+        {{"SET", "a", "v2"}, kOk},         {{"MSET", "b", "v2"}, kOk},
+        {{"RENAME", "src", "c"}, kOk},     {{"COPY", "src2", "d"}, integer(1)},
+        {{"SETEX", "e", "100", "v"}, kOk}, {{"SET", "f", "v", "NX"}, kOk},
+        {{"GETSET", "g", "v"}, kNil}};
+    int expired = 0;
+    for (const auto& step : steps) {
+      CAPTURE(step.first[0]);
+      CHECK(c.call(step.first) == step.second);
+      // The active cycle may reclaim keys of the steps still to come (it ticks in real time), but
+      // never fewer than the steps done so far.
+      ++expired;
+      const auto info = c.call({"INFO", "stats"});
+      const auto at = info.find("expired_keys:");
+      REQUIRE(at != std::string::npos);
+      CHECK(std::stoi(info.substr(at + 13)) >= expired);
+    }
+    CHECK(c.call({"INFO", "stats"}).find("expired_keys:7\r\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("expiry: expired_time_cap_reached_count counts cycles that hit the budget, not slices") {
+  // Redis's meaning: one per activeExpireCycle call that stopped at its time limit. The shard runs
+  // each tick's cycle in short slices; a wave of 300,000 keys needs several capped ticks, and
+  // each may count once at most.
+  ClockEnv env(1);
+  auto on_shard = [&](auto fn) {
+    std::promise<decltype(fn(env.set.shard(0).store()))> done;
+    auto result = done.get_future();
+    env.set.post(0, [&] { done.set_value(fn(env.set.shard(0).store())); });
+    return result.get();
+  };
+  constexpr int kKeys = 300'000;
+  on_shard([&](Store& store) {
+    for (int i = 0; i < kKeys; ++i) {
+      store.set("t" + std::to_string(i), "some value", SetCondition::kAlways, false,
+                DeadlineUpdate::at(kStart + 10));
+    }
+    return 0;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  env.clock.advance_ms(100);
+  std::size_t left = kKeys;
+  for (int i = 0; i < 6000 && left != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    left = on_shard([](Store& store) { return store.deadline_count(); });
+  }
+  REQUIRE(left == 0);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const auto counters = on_shard([](Store& store) { return store.counters(); });
+  const auto ticks = elapsed / std::chrono::milliseconds(100) + 1;
+  MESSAGE("300,000 keys reclaimed in "
+          << ticks << " ticks; cycles capped: " << counters.expired_time_cap_reached_count);
+  CHECK(counters.expired_keys == kKeys);
+  CHECK(counters.expired_time_cap_reached_count >= 1);
+  CHECK(counters.expired_time_cap_reached_count <= static_cast<std::uint64_t>(ticks));
+#if defined(__GLIBC__)
+  ::malloc_trim(0);  // the freed keys' pages back: later tests read this process's RSS
+#endif
 }
 
 TEST_CASE("expiry: SCAN returns every live key while keys expire underneath it") {

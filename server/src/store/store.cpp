@@ -185,6 +185,8 @@ SetResult Store::set(std::string_view key, std::string_view value, SetCondition 
     auto old = lookup(key, true);
     existed = old.has_value();
     if (existed && want_old) result.old_value.emplace(old->value());  // copied before the put
+  } else {
+    reclaim_if_expired(key);
   }
   const bool blocked = (condition == SetCondition::kIfAbsent && existed) ||
                        (condition == SetCondition::kIfPresent && !existed);
@@ -382,7 +384,11 @@ std::optional<StoredValue> Store::take(std::string_view key) {
 
 bool Store::put_content(std::string_view key, const StoredValue& content, bool only_if_absent) {
   make_room();
-  if (only_if_absent && lookup(key, false)) return false;
+  if (only_if_absent) {
+    if (lookup(key, false)) return false;
+  } else {
+    reclaim_if_expired(key);
+  }
   put_timed(
       key, content.value,
       content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear());
@@ -445,67 +451,94 @@ void Store::remove_doomed_as_expired() {
   publish_memory();
 }
 
-ExpireCycleStats Store::active_expire_cycle(std::chrono::microseconds budget) {
-  // expire.c activeExpireCycle, for one database: loops of up to 20 keys with a deadline, walking
+bool Store::expire_loop() {
+  // expire.c activeExpireCycle's loop, for one database: up to 20 keys with a deadline, walking
   // the table with a cursor; a loop visits at most 20 times as many entries as it wants keys with
-  // a deadline (most may have none). It repeats while more than 10% of what it examined had
-  // expired, and checks the time every 16 loops.
-  ExpireCycleStats stats;
-  const auto start = std::chrono::steady_clock::now();
-  std::uint64_t total_sampled = 0, total_expired = 0;
-  for (unsigned iteration = 1;; ++iteration) {
-    const std::size_t with_deadline = map_.deadline_count();
-    if (with_deadline == 0) {
-      counters_.avg_ttl_ms = 0;
-      break;
-    }
-    const std::uint64_t want = std::min<std::uint64_t>(with_deadline, kKeysPerLoop);
-    const std::uint64_t max_visits = want * 20;
-    const std::int64_t now = now_ms();
-    std::uint64_t sampled = 0, expired = 0, visits = 0, ttl_samples = 0;
-    std::int64_t ttl_sum = 0;
-    bool wrapped = false;
-    while (sampled < want && visits < max_visits && !wrapped) {
-      expire_cursor_ = map_.scan_entries(expire_cursor_, want - sampled, [&](map::KvEntryView e) {
-        ++visits;
-        if (!e.has_deadline()) return;
-        ++sampled;
-        const std::int64_t ttl = e.deadline_ms() - now;
-        if (now > e.deadline_ms()) {
-          doomed_.emplace_back(e.key());
-        } else if (ttl > 0) {
-          ttl_sum += ttl;
-          ++ttl_samples;
-        }
-      });
-      wrapped = expire_cursor_ == 0;
-    }
-    expired = doomed_.size();
-    remove_doomed_as_expired();
-    total_sampled += sampled;
-    total_expired += expired;
-    if (ttl_samples != 0) {
-      const std::int64_t avg = ttl_sum / static_cast<std::int64_t>(ttl_samples);
-      if (counters_.avg_ttl_ms == 0) counters_.avg_ttl_ms = avg;
-      counters_.avg_ttl_ms = (counters_.avg_ttl_ms / 50) * 49 + avg / 50;
-    }
-    if ((iteration & 0xF) == 0 && std::chrono::steady_clock::now() - start > budget) {
-      stats.time_cap_reached = true;
-      ++counters_.expired_time_cap_reached_count;
-      break;
-    }
-    // Unlike Redis, a loop that found no key with a deadline ends the cycle (Redis repeats it):
-    // with few such keys among many, the next tick goes on from the cursor instead of spending
-    // the whole budget on entries without one.
-    if (sampled == 0 || expired * 100 / sampled <= kAcceptableStalePercent) break;
+  // a deadline (most may have none), and calls the scan at most kMaxScanCalls times (a sparse
+  // table: the scan visits at most 10 buckets per key it asks for). The cycle goes on while more
+  // than 10% of what a loop examined had expired.
+  const std::size_t with_deadline = map_.deadline_count();
+  if (with_deadline == 0) {
+    counters_.avg_ttl_ms = 0;
+    return false;
   }
-  const double current =
-      total_sampled != 0 ? static_cast<double>(total_expired) / static_cast<double>(total_sampled)
-                         : 0.0;
+  constexpr unsigned kMaxScanCalls = 16;
+  const std::uint64_t want = std::min<std::uint64_t>(with_deadline, kKeysPerLoop);
+  const std::uint64_t max_visits = want * 20;
+  const std::int64_t now = now_ms();
+  std::uint64_t sampled = 0, visits = 0, ttl_samples = 0;
+  std::int64_t ttl_sum = 0;
+  bool wrapped = false;
+  for (unsigned calls = 0;
+       calls < kMaxScanCalls && sampled < want && visits < max_visits && !wrapped; ++calls) {
+    expire_cursor_ = map_.scan_entries(expire_cursor_, want - sampled, [&](map::KvEntryView e) {
+      ++visits;
+      if (!e.has_deadline()) return;
+      ++sampled;
+      const std::int64_t ttl = e.deadline_ms() - now;
+      if (now > e.deadline_ms()) {
+        doomed_.emplace_back(e.key());
+      } else if (ttl > 0) {
+        ttl_sum += ttl;
+        ++ttl_samples;
+      }
+    });
+    wrapped = expire_cursor_ == 0;
+  }
+  const std::uint64_t expired = doomed_.size();
+  remove_doomed_as_expired();
+  cycle_.sampled += sampled;
+  cycle_.expired += expired;
+  if (ttl_samples != 0) {
+    const std::int64_t avg = ttl_sum / static_cast<std::int64_t>(ttl_samples);
+    if (counters_.avg_ttl_ms == 0) counters_.avg_ttl_ms = avg;
+    counters_.avg_ttl_ms = (counters_.avg_ttl_ms / 50) * 49 + avg / 50;
+  }
+  if (sampled == 0) {
+    // Only empty buckets so far: go on (as Redis does), the time bounds it. Unlike Redis, a loop
+    // that met entries but none with a deadline ends the cycle, and so does one that reached the
+    // end of the table: with few such keys among many (Redis keeps them in a dict of their own),
+    // the next tick goes on from the cursor instead of spending its budget on keys without one.
+    return visits == 0 && !wrapped;
+  }
+  return expired * 100 / sampled > kAcceptableStalePercent;
+}
+
+void Store::begin_expire_cycle() { cycle_ = {}; }
+
+bool Store::expire_slice(std::chrono::nanoseconds slice) {
+  // The time is read after every loop (20 keys at most): a slice overruns by one loop at most.
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    if (!expire_loop()) return false;
+    if (std::chrono::steady_clock::now() - start >= slice) return true;
+  }
+}
+
+ExpireCycleStats Store::end_expire_cycle(bool time_cap_reached) {
+  // expire.c: the stale estimate moves by one cycle's share (5%) per cycle, and a cycle that hit
+  // its time limit counts once.
+  const double current = cycle_.sampled != 0 ? static_cast<double>(cycle_.expired) /
+                                                   static_cast<double>(cycle_.sampled)
+                                             : 0.0;
   counters_.expired_stale_perc = current * 0.05 + counters_.expired_stale_perc * 0.95;
-  stats.sampled = total_sampled;
-  stats.expired = total_expired;
+  if (time_cap_reached) ++counters_.expired_time_cap_reached_count;
+  ExpireCycleStats stats = cycle_;
+  stats.time_cap_reached = time_cap_reached;
+  cycle_ = {};
   return stats;
+}
+
+ExpireCycleStats Store::active_expire_cycle(std::chrono::microseconds budget) {
+  // At least one loop, however small the budget.
+  const auto start = std::chrono::steady_clock::now();
+  begin_expire_cycle();
+  bool more = false;
+  do {
+    const auto spent = std::chrono::steady_clock::now() - start;
+    more = expire_slice(spent < budget ? budget - spent : std::chrono::nanoseconds(0));
+  } while (more && std::chrono::steady_clock::now() - start < budget);
+  return end_expire_cycle(more);
 }
 
 void Store::make_room() {

@@ -163,12 +163,12 @@ class ShardSet {
   ShardSet& operator=(const ShardSet&) = delete;
 
   // Starts one thread per shard, each running its io_context until stop(), with the active expiry
-  // cycle on each (every kExpireTick, inline on the shard's thread, kExpireBudget at most, in
-  // slices of kExpireSlice between which the shard serves what is queued).
+  // cycle on each (every kExpireTick, inline on the shard's thread, kExpireBudget of its own time
+  // at most, in slices of kExpireSlice between which the shard serves what is queued).
   void start();
   static constexpr auto kExpireTick = std::chrono::milliseconds(100);      // Redis's hz 10
   static constexpr auto kExpireBudget = std::chrono::microseconds(25000);  // 25% of a tick
-  static constexpr auto kExpireSlice = std::chrono::microseconds(1000);    // then yield
+  static constexpr auto kExpireSlice = std::chrono::microseconds(50);      // then yield
   const StoreSettings& settings() const { return *settings_; }
   // Stops every io_context and joins the threads. Handlers still queued are destroyed, not run,
   // when the set is destroyed.

@@ -13,9 +13,11 @@
 // expireIfNeeded: a key is expired when now > deadline) and counts it in expired_keys; scan()
 // hides expired keys and removes them after the step. The writes keep or clear a deadline as
 // Redis does: set() clears it unless asked to keep (KEEPTTL) or given one; a deadline at or before
-// now deletes the key at once, as a DEL (not counted as expired). The rest is reclaimed by
-// active_expire_cycle(), which the shard's own thread runs inline every tick with a time budget
-// (Redis 7's adaptive cycle, walking the table with a cursor).
+// now deletes the key at once, as a DEL (not counted as expired); a write over an expired key
+// first reclaims it as expired (Redis's lookupKeyWrite), so SET counts it in expired_keys too. The
+// rest is reclaimed by the active cycle, which the shard's own thread runs every tick with a time
+// budget (Redis 7's adaptive cycle, walking the table with a cursor), in short slices
+// (expire_slice) between which the shard serves its clients.
 //
 // Eviction. Each entry keeps a 24-bit access clock (Redis's robj.lru: seconds for LRU, minutes and
 // a logarithmic counter for LFU), set by every access that Redis counts as a touch. With a limit
@@ -227,8 +229,16 @@ class Store {
                        std::uint8_t conditions = kExpireAlways);
   // PERSIST: true when the key had a deadline (now removed).
   bool persist(std::string_view key);
-  // Reclaims keys whose deadline passed, on the owning thread, within `budget` (see the note).
+  // Reclaims keys whose deadline passed, on the owning thread: one cycle of up to `budget`, run
+  // in one go (tests; the shard runs the same cycle in slices, below).
   ExpireCycleStats active_expire_cycle(std::chrono::microseconds budget);
+  // The same cycle in slices, so that the shard serves its clients in between: begin, then
+  // expire_slice() until it returns false (done) or the cycle's budget is spent, then end, saying
+  // whether the budget stopped it (expired_time_cap_reached_count counts cycles, as Redis's).
+  // A slice runs whole loops (up to 20 keys with a deadline each) and reads the time after each.
+  void begin_expire_cycle();
+  bool expire_slice(std::chrono::nanoseconds slice);
+  ExpireCycleStats end_expire_cycle(bool time_cap_reached);
   // Removes every key and frees the memory (FLUSHALL).
   void clear();
 
@@ -292,6 +302,14 @@ class Store {
   void make_room();
   bool evict_one(EvictionPolicy policy);
   void remove_doomed_as_expired();
+  // A write that replaces the key whatever it holds (SET, RENAME's and COPY REPLACE's target)
+  // first reclaims it as expired if its deadline passed, as Redis's lookupKeyWrite does (counted
+  // in expired_keys). Free when no key of this store has a deadline.
+  void reclaim_if_expired(std::string_view key) {
+    if (map_.deadline_count() != 0) lookup(key, false);
+  }
+  // One loop of the active cycle (expire.c's do/while body); true when the cycle should go on.
+  bool expire_loop();
   // Growth and in-place rehash run inline in the write that triggers them: every write is timed
   // and the ones during which the map's growth counters moved are kept (the pause a client sees).
   void put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline);
@@ -342,6 +360,7 @@ class Store {
   std::vector<std::string> doomed_;  // expired keys met by a scan, removed after it
   std::vector<Candidate> pool_;      // ascending by score
   std::uint64_t expire_cursor_ = 0;  // where the active cycle goes on
+  ExpireCycleStats cycle_;           // the cycle in progress (begin_expire_cycle)
   std::uint64_t rng_state_;
   std::unordered_map<std::string, Watched, TransparentHash, std::equal_to<>> watched_;
   std::uint64_t next_version_ = 1;
