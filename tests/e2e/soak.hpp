@@ -2,9 +2,17 @@
 // one in soak_test.cpp.
 //
 // Many connections, each on its own thread and its own key range (soak:<conn>:<n>), run random
-// pipelined SET/PUT/GET/DEL and SCAN pages while a model (one unordered_map per connection)
+// pipelined SET/SET PX/PUT/GET/DEL and SCAN pages while a model (one vector per connection)
 // tracks what the server acknowledged:
 //   - a GET must return exactly the model's value, a DEL the model's count;
+//   - keys with deadlines (SET ... PX 1..3000 ms; SET and PUT clear a deadline): the model knows
+//     each deadline within the window the SET ran in ([sent, acknowledged] + the TTL, on the system
+//     clock the server reads too). A read that ran well before the window (kDeadlineSlackMs) must
+//     find the key, one well after it must not, one in between may do either (a read that misses
+//     it tells the model the key is gone). SCAN never returns a key after its deadline, and a key
+//     with a deadline is not among those a SCAN must return. At the end, once every deadline has
+//     passed, DBSIZE must come down to the keys without one (the active cycle reclaims the rest
+//     unread) before the final reads;
 //   - a SCAN iteration (MATCH soak:<conn>:*) must return every key live for the whole iteration,
 //     and only keys live at some moment of it;
 //   - a connection sometimes vanishes mid-pipeline (close, or an RST) after reading only part of
@@ -48,6 +56,10 @@ struct SoakOptions {
 struct SoakResult {
   std::vector<std::string> errors;  // empty when the server behaved
   std::uint64_t commands = 0, batches = 0, drops = 0, maybe_keys = 0, scans_completed = 0;
+  // Keys with a deadline: SET ... PX acknowledged; reads of such keys that had to find them (well
+  // before the deadline) and that had to miss them (well after); reads in the slack window.
+  std::uint64_t ttl_sets = 0, ttl_reads_before = 0, ttl_reads_after = 0, ttl_reads_near = 0;
+  double reclaim_seconds = 0;  // from the last deadline until DBSIZE counted live keys only
   std::int64_t live_keys = 0;
   std::int64_t rss_start_kb = 0, rss_peak_kb = 0, rss_before_flush_kb = 0, rss_after_flush_kb = 0;
   int fds_baseline = 0, fds_end = 0;
@@ -57,6 +69,34 @@ struct SoakResult {
 namespace soak_detail {
 
 using Value = std::optional<std::string>;  // nullopt: the key does not exist
+
+// Milliseconds on the system clock, the one the server measures deadlines against.
+inline std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+// How far from a deadline's window a read must be for the model to insist on the key being there
+// (before) or gone (after): the clock's millisecond steps on both sides, and some room.
+inline constexpr std::int64_t kDeadlineSlackMs = 5;
+
+// What the model knows of a key: its value, and when it has a deadline, the window it lies in.
+struct Slot {
+  Value value;
+  bool timed = false;
+  std::int64_t lo = 0, hi = 0;  // the deadline is within [lo, hi] (system ms)
+};
+// Whether a key a read saw in [sent, acked] (system ms) must be there, must be gone, or either.
+enum class Presence { kThere, kGone, kEither };
+inline Presence presence(const Slot& s, std::int64_t sent, std::int64_t acked) {
+  if (!s.value) return Presence::kGone;
+  if (!s.timed) return Presence::kThere;
+  // Expired when the server's now > deadline: certainly not yet if the read ran by acked and the
+  // deadline is at least lo; certainly so if the read ran from sent on and the deadline is <= hi.
+  if (acked + kDeadlineSlackMs < s.lo) return Presence::kThere;
+  if (sent - kDeadlineSlackMs > s.hi) return Presence::kGone;
+  return Presence::kEither;
+}
 
 struct Errors {
   std::mutex mu;
@@ -71,11 +111,20 @@ struct Errors {
   }
 };
 
-enum class Op { kSet, kPut, kGet, kDel, kScan };
+enum class Op { kSet, kSetPx, kPut, kGet, kDel, kScan };
 struct Cmd {
   Op op;
   int key = -1;  // -1 for SCAN
   std::string value;
+  std::int64_t ttl_ms = 0;  // kSetPx
+};
+// A value a key may hold after a dropped pipeline, with the deadline the write gave it.
+struct Candidate {
+  Value value;
+  std::int64_t ttl_ms = 0;  // 0: no deadline
+  std::int64_t sent = 0;    // when the write was sent (system ms)
+  bool timed = false;
+  std::int64_t lo = 0, hi = 0;  // the model's window when this candidate is the model's own slot
 };
 
 // GETs in chunks, reading each chunk's replies before sending the next, so that neither side's
@@ -126,7 +175,8 @@ class Worker {
     conn_.reset();
   }
 
-  // Called once the server has no connection left: reads every maybe key back.
+  // Called once the server has no connection left: reads every maybe key back. Every dropped
+  // command has run by now (or never will), so a write's deadline window ends now.
   void resolve_maybes() {
     scanning_ = false;
     if (maybe_.empty()) return;
@@ -137,26 +187,45 @@ class Worker {
       keys.push_back(key);
       names.push_back(key_name(id_, key));
     }
+    const std::int64_t sent = wall_ms();
     std::vector<Reply> replies;
     if (!get_all(c, names, replies)) {
       fail("resolving maybe keys: " + c.error());
       return;
     }
+    const std::int64_t acked = wall_ms();
     for (std::size_t i = 0; i < keys.size(); ++i) {
       const Value got = as_value(replies[i]);
-      const auto& candidates = maybe_[keys[i]];
-      if (std::find(candidates.begin(), candidates.end(), got) == candidates.end()) {
+      std::optional<Slot> adopted;
+      for (const Candidate& cand : maybe_[keys[i]]) {
+        Slot slot{cand.value, cand.timed, cand.lo, cand.hi};
+        if (cand.ttl_ms != 0) {
+          slot.timed = true;
+          slot.lo = cand.sent + cand.ttl_ms - 1;
+          slot.hi = sent + cand.ttl_ms + 1;
+        }
+        const Presence p = presence(slot, sent, acked);
+        const bool fits = got ? (slot.value == got && p != Presence::kGone)
+                              : (!slot.value || p != Presence::kThere);
+        if (fits) {
+          adopted = got ? slot : Slot{};
+          break;
+        }
+      }
+      if (!adopted) {
         fail("maybe key " + key_name(id_, keys[i]) + " holds a value no prefix of its dropped " +
              "pipeline could leave");
+        adopted = Slot{got};
       }
-      model_[static_cast<std::size_t>(keys[i])] = got;
+      model_[static_cast<std::size_t>(keys[i])] = *adopted;
     }
     maybe_.clear();
   }
 
-  const std::vector<Value>& model() const { return model_; }
+  const std::vector<Slot>& model() const { return model_; }
   int id() const { return id_; }
   std::uint64_t commands = 0, batches = 0, drops = 0, maybe_keys = 0, scans_completed = 0;
+  std::uint64_t ttl_sets = 0, ttl_reads_before = 0, ttl_reads_after = 0, ttl_reads_near = 0;
 
  private:
   void fail(std::string what) { errors_.add("conn " + std::to_string(id_) + ": " + what); }
@@ -206,9 +275,15 @@ class Worker {
       const int key = pick_key();
       if (key < 0) continue;
       const std::string name = key_name(id_, key);
-      if (roll < 30) {
+      if (roll < 22) {
         cmds.push_back({Op::kSet, key, next_value()});
         req += encode({"SET", name, cmds.back().value});
+      } else if (roll < 36) {
+        // Deadlines from a millisecond to 3 s: many pass during the soak, many are read before.
+        const std::int64_t ttl = pct(rng_) < 50 ? std::uniform_int_distribution<int>(1, 300)(rng_)
+                                                : std::uniform_int_distribution<int>(1, 3000)(rng_);
+        cmds.push_back({Op::kSetPx, key, next_value(), ttl});
+        req += encode({"SET", name, cmds.back().value, "PX", std::to_string(ttl)});
       } else if (roll < 50) {
         cmds.push_back({Op::kPut, key, next_value()});
         req += encode({"PUT", name, cmds.back().value});
@@ -224,6 +299,7 @@ class Worker {
     ++batches;
     commands += cmds.size();
     const bool drop = pct(rng_) < 3;
+    const std::int64_t sent = wall_ms();
     if (!conn_->send_all(req)) {
       fail("send failed: the server closed a healthy connection");
       return;
@@ -236,7 +312,8 @@ class Worker {
       conn_.reset();
       return;
     }
-    for (std::size_t i = 0; i < want; ++i) apply(cmds[i], replies[i]);
+    const std::int64_t acked = wall_ms();
+    for (std::size_t i = 0; i < want; ++i) apply(cmds[i], replies[i], sent, acked);
     if (!drop) return;
     // Vanish with the rest unread: the remaining commands ran in order up to some unknown point.
     ++drops;
@@ -253,9 +330,15 @@ class Worker {
       auto [it, fresh] = maybe_.try_emplace(c.key);
       if (fresh) {
         ++maybe_keys;
-        it->second.push_back(model_[static_cast<std::size_t>(c.key)]);
+        const Slot& now = model_[static_cast<std::size_t>(c.key)];
+        it->second.push_back(Candidate{now.value, 0, 0, now.timed, now.lo, now.hi});
       }
-      it->second.push_back(c.op == Op::kDel ? Value() : Value(c.value));
+      if (c.op == Op::kDel) {
+        it->second.push_back(Candidate{});
+      } else {
+        it->second.push_back(
+            Candidate{c.value, c.op == Op::kSetPx ? c.ttl_ms : 0, sent, false, 0, 0});
+      }
     }
   }
 
@@ -265,52 +348,89 @@ class Worker {
     scan_must_.clear();
     scan_allowed_.clear();
     scan_seen_.clear();
+    const std::int64_t now = wall_ms();
     for (int k = 0; k < keys_; ++k) {
+      const Slot& slot = model_[static_cast<std::size_t>(k)];
       if (maybe_.contains(k)) {
         scan_allowed_.insert(k);  // may exist
-      } else if (model_[static_cast<std::size_t>(k)]) {
+      } else if (slot.value && !slot.timed) {
         scan_must_.insert(k);
         scan_allowed_.insert(k);
+      } else if (slot.value && presence(slot, now, now) != Presence::kGone) {
+        scan_allowed_.insert(k);  // may expire during the iteration
       }
     }
   }
 
-  void apply(const Cmd& c, const Reply& r) {
+  // Counts a read of a key with a deadline by where it fell, and tells the model when the read
+  // found the key gone (expired: it never comes back).
+  void saw(Slot& slot, Presence p, bool found) {
+    if (!slot.timed || !slot.value) return;
+    if (p == Presence::kThere) ++ttl_reads_before;
+    if (p == Presence::kGone) ++ttl_reads_after;
+    if (p == Presence::kEither) ++ttl_reads_near;
+    if (!found) slot = Slot{};
+  }
+
+  void apply(const Cmd& c, const Reply& r, std::int64_t sent, std::int64_t acked) {
     const std::string name = c.key >= 0 ? key_name(id_, c.key) : std::string();
-    Value* slot = c.key >= 0 ? &model_[static_cast<std::size_t>(c.key)] : nullptr;
+    Slot* slot = c.key >= 0 ? &model_[static_cast<std::size_t>(c.key)] : nullptr;
     switch (c.op) {
       case Op::kSet:
+      case Op::kSetPx:
       case Op::kPut:
         if (r.type != Reply::Type::kSimple || r.str != "OK") {
           fail("SET/PUT " + name + " did not reply +OK: " + r.str);
         }
-        *slot = c.value;
+        *slot = Slot{c.value};
+        if (c.op == Op::kSetPx) {
+          ++ttl_sets;
+          slot->timed = true;
+          slot->lo = sent + c.ttl_ms - 1;
+          slot->hi = acked + c.ttl_ms + 1;
+          if (scanning_) scan_must_.erase(c.key);  // it may expire before the iteration ends
+        }
         if (scanning_) scan_allowed_.insert(c.key);
         break;
-      case Op::kGet:
-        if (as_value(r) != *slot ||
-            (r.type != Reply::Type::kBulk && r.type != Reply::Type::kNull)) {
+      case Op::kGet: {
+        const Value got = as_value(r);
+        const Presence p = presence(*slot, sent, acked);
+        const bool ok = (r.type == Reply::Type::kBulk || r.type == Reply::Type::kNull) &&
+                        (got ? got == slot->value && p != Presence::kGone : p != Presence::kThere);
+        if (!ok) {
           fail("GET " + name + " returned " + (r.type == Reply::Type::kBulk ? r.str : "nil") +
-               " but the model holds " + (*slot ? **slot : "nil"));
+               " but the model holds " + (slot->value ? *slot->value : "nil") +
+               (slot->timed ? " with a deadline in [" + std::to_string(slot->lo) + ", " +
+                                  std::to_string(slot->hi) + "], read in [" + std::to_string(sent) +
+                                  ", " + std::to_string(acked) + "]"
+                            : ""));
         }
+        saw(*slot, p, got.has_value());
         break;
+      }
       case Op::kDel: {
-        const std::int64_t want = *slot ? 1 : 0;
-        if (r.type != Reply::Type::kInteger || r.integer != want) {
+        const Presence p = presence(*slot, sent, acked);
+        const bool ok =
+            r.type == Reply::Type::kInteger &&
+            (r.integer == 1 ? p != Presence::kGone : r.integer == 0 && p != Presence::kThere);
+        if (!ok) {
           fail("DEL " + name + " returned " + std::to_string(r.integer) + " but the model says " +
-               std::to_string(want));
+               (p == Presence::kThere  ? "1"
+                : p == Presence::kGone ? "0"
+                                       : "0 or 1"));
         }
-        slot->reset();
+        saw(*slot, p, r.integer == 1);
+        *slot = Slot{};
         if (scanning_) scan_must_.erase(c.key);
         break;
       }
       case Op::kScan:
-        apply_scan(r);
+        apply_scan(r, sent);
         break;
     }
   }
 
-  void apply_scan(const Reply& r) {
+  void apply_scan(const Reply& r, std::int64_t sent) {
     if (r.type != Reply::Type::kArray || r.elements.size() != 2 ||
         r.elements[1].type != Reply::Type::kArray) {
       fail("SCAN reply is not [cursor, keys]");
@@ -325,6 +445,10 @@ class Worker {
       const int key = std::atoi(k.str.c_str() + prefix.size());
       if (!scan_allowed_.contains(key)) {
         fail("SCAN returned " + k.str + ", which was not live at any time of the iteration");
+      } else if (!maybe_.contains(key) && key >= 0 && key < keys_ &&
+                 model_[static_cast<std::size_t>(key)].timed &&
+                 presence(model_[static_cast<std::size_t>(key)], sent, sent) == Presence::kGone) {
+        fail("SCAN returned " + k.str + " after its deadline");
       }
       scan_seen_.insert(key);
     }
@@ -344,8 +468,8 @@ class Worker {
   int keys_;
   Errors& errors_;
   std::mt19937_64 rng_;
-  std::vector<Value> model_;
-  std::map<int, std::vector<Value>> maybe_;  // key -> the values it may hold
+  std::vector<Slot> model_;
+  std::map<int, std::vector<Candidate>> maybe_;  // key -> the values it may hold
   std::unique_ptr<Conn> conn_;
   std::uint64_t seq_ = 0;
   bool scanning_ = false;
@@ -416,22 +540,46 @@ inline SoakResult run_soak(const SoakOptions& o) {
     res.drops += w->drops;
     res.maybe_keys += w->maybe_keys;
     res.scans_completed += w->scans_completed;
+    res.ttl_sets += w->ttl_sets;
+    res.ttl_reads_before += w->ttl_reads_before;
+    res.ttl_reads_after += w->ttl_reads_after;
+    res.ttl_reads_near += w->ttl_reads_near;
   }
 
-  // The final check, over one fresh connection.
+  // The final check, over one fresh connection, once every deadline has passed: the keys with
+  // one must all be gone, and nobody reads them before DBSIZE counts only the others (the active
+  // cycle reclaims them unread).
   Conn c(port);
   std::set<std::string> live;
   std::vector<std::string> names;
   std::vector<std::pair<std::string, Value>> expected;
+  std::int64_t last_deadline = 0;
   for (auto& w : workers) {
     for (std::size_t k = 0; k < w->model().size(); ++k) {
+      const Slot& slot = w->model()[k];
       const std::string name = key_name(w->id(), static_cast<int>(k));
-      expected.emplace_back(name, w->model()[k]);
-      if (w->model()[k]) live.insert(name);
+      expected.emplace_back(name, slot.timed ? Value() : slot.value);
+      if (slot.value && !slot.timed) live.insert(name);
+      if (slot.value && slot.timed) last_deadline = std::max(last_deadline, slot.hi);
       names.push_back(name);
     }
   }
+  while (wall_ms() <= last_deadline + kDeadlineSlackMs) std::this_thread::sleep_for(Ms(10));
   std::vector<Reply> replies;
+  const auto reclaim_start = Clock::now();
+  if (!eventually(
+          [&] {
+            replies.clear();
+            return c.send_all(encode({"DBSIZE"})) && c.read_replies(1, replies) &&
+                   replies[0].integer == static_cast<std::int64_t>(live.size());
+          },
+          std::chrono::seconds(20))) {
+    errors.add("DBSIZE " + std::to_string(replies.empty() ? -1 : replies[0].integer) +
+               " 20 s after the last deadline, but the model has " + std::to_string(live.size()) +
+               " keys without one (and none with one left)");
+  }
+  res.reclaim_seconds = std::chrono::duration<double>(Clock::now() - reclaim_start).count();
+  replies.clear();
   if (!get_all(c, names, replies)) {
     errors.add("final read-back failed: " + c.error());
   } else {
@@ -484,12 +632,19 @@ inline SoakResult run_soak(const SoakOptions& o) {
   std::printf(
       "soak: %.1f s, %d connections x %d keys, %u shards: %llu commands in %llu batches, "
       "%llu drops leaving %llu maybe keys, %llu SCAN iterations checked, %lld live keys at end\n"
+      "soak: %llu SET PX acknowledged; reads of keys with a deadline: %llu well before it (found), "
+      "%llu well after (missed), %llu near it; DBSIZE down to the keys without one %.2f s after "
+      "the last deadline\n"
       "soak: RSS start %lld kB, peak %lld kB, before FLUSHALL %lld kB, after %lld kB; "
       "fds baseline %d end %d\n",
       res.seconds, o.connections, o.keys_per_connection, o.shards,
       static_cast<unsigned long long>(res.commands), static_cast<unsigned long long>(res.batches),
       static_cast<unsigned long long>(res.drops), static_cast<unsigned long long>(res.maybe_keys),
       static_cast<unsigned long long>(res.scans_completed), static_cast<long long>(res.live_keys),
+      static_cast<unsigned long long>(res.ttl_sets),
+      static_cast<unsigned long long>(res.ttl_reads_before),
+      static_cast<unsigned long long>(res.ttl_reads_after),
+      static_cast<unsigned long long>(res.ttl_reads_near), res.reclaim_seconds,
       static_cast<long long>(res.rss_start_kb), static_cast<long long>(res.rss_peak_kb),
       static_cast<long long>(res.rss_before_flush_kb),
       static_cast<long long>(res.rss_after_flush_kb), res.fds_baseline, res.fds_end);
@@ -505,6 +660,9 @@ inline void check_soak(const SoakResult& res) {
   CHECK(res.errors.empty());
   CHECK(res.drops > 0);
   CHECK(res.scans_completed > 0);
+  CHECK(res.ttl_sets > 0);
+  CHECK(res.ttl_reads_before > 0);  // keys with a deadline were read while they had to be there
+  CHECK(res.ttl_reads_after > 0);   // and after they had to be gone
   CHECK(res.fds_end <= res.fds_baseline);
   const std::int64_t grown = res.rss_peak_kb - res.rss_start_kb;
   if (!kSanitized) {
