@@ -17,6 +17,8 @@
 
 #include <tessera/protocol/ascii.hpp>
 
+#include <tessera/server/commands/command_stats.hpp>
+
 #include "families.hpp"
 
 namespace tessera::server {
@@ -75,9 +77,9 @@ void check_row(const CommandSpec& c, bool is_subcommand) {
 class Table {
  public:
   Table() {
-    for (auto family :
-         {string_commands(), keyspace_commands(), connection_commands(), server_commands(),
-          introspection_commands(), expiry_commands(), transaction_commands()}) {
+    for (auto family : {string_commands(), keyspace_commands(), connection_commands(),
+                        server_commands(), introspection_commands(), expiry_commands(),
+                        transaction_commands(), slowlog_commands()}) {
       rows_.insert(rows_.end(), family.begin(), family.end());
     }
     std::sort(rows_.begin(), rows_.end(),
@@ -92,7 +94,26 @@ class Table {
       slots_[i] = &c;
       longest_ = std::max(longest_, c.name.size());
     }
+    // Dense indexes for the statistics: 1..n, each command followed by its subcommands.
+    names_.emplace_back();
+    for (const CommandSpec& c : rows_) {
+      first_index_.push_back(static_cast<unsigned>(names_.size()));
+      names_.emplace_back(c.name);
+      for (const CommandSpec& sub : c.subcommands) {
+        names_.push_back(std::string(c.name) + "|" + std::string(sub.name));
+      }
+    }
   }
+
+  unsigned index_of(const CommandSpec& c, const CommandSpec* sub) const {
+    const auto row = static_cast<std::size_t>(&c - rows_.data());
+    if (row >= rows_.size()) throw std::logic_error("command table: a command not in the table");
+    const unsigned first = first_index_[row];
+    if (sub == nullptr) return first;
+    return first + 1 + static_cast<unsigned>(sub - c.subcommands.data());
+  }
+  const std::string& name_of(unsigned index) const { return names_.at(index); }
+  unsigned count() const { return static_cast<unsigned>(names_.size() - 1); }
 
   std::span<const CommandSpec> rows() const { return rows_; }
 
@@ -125,6 +146,8 @@ class Table {
   std::vector<CommandSpec> rows_;  // never resized after construction: slots_ point into it
   std::array<const CommandSpec*, kSlots> slots_{};
   std::size_t longest_ = 0;
+  std::vector<unsigned> first_index_;  // per row: the command's statistics index
+  std::vector<std::string> names_;     // by statistics index ("" at 0)
 };
 
 const Table& table() {
@@ -137,5 +160,11 @@ const Table& table() {
 const CommandSpec* find_command(std::string_view name) { return table().find(name); }
 
 std::span<const CommandSpec> command_table() { return table().rows(); }
+
+unsigned command_stats::count() { return table().count(); }
+unsigned command_stats::index_of(const CommandSpec& command, const CommandSpec* subcommand) {
+  return table().index_of(command, subcommand);
+}
+const std::string& command_stats::name_of(unsigned index) { return table().name_of(index); }
 
 }  // namespace tessera::server

@@ -2,9 +2,12 @@
 // tessera/server/commands/dispatch.hpp).
 #include <tessera/server/commands/dispatch.hpp>
 
+#include <chrono>
 #include <string>
+#include <utility>
 
 #include <tessera/protocol/ascii.hpp>
+#include <tessera/server/commands/command_stats.hpp>
 
 #include "families.hpp"
 
@@ -24,37 +27,59 @@ bool arity_ok(int arity, std::size_t argc) {
                     : argc >= static_cast<std::size_t>(-arity);
 }
 
+// What admit() decided: the command (or subcommand) to run, or nullptr after the refusal was
+// written; `index` names the command for the statistics (0 when it is unknown: Redis counts an
+// unknown command or subcommand only in errorstats).
+struct Admitted {
+  const CommandSpec* spec = nullptr;
+  unsigned index = 0;
+};
+
+// The command argv names, and its statistics index, without any check.
+Admitted lookup(Args argv) {
+  const CommandSpec* top = find_command(argv[0]);
+  if (top == nullptr) return {};
+  if (top->subcommands.empty() || argv.size() < 2) {
+    return {top, command_stats::index_of(*top, nullptr)};
+  }
+  const CommandSpec* sub = find_subcommand(top->subcommands, argv[1]);
+  if (sub == nullptr) return {};
+  return {sub, command_stats::index_of(*top, sub)};
+}
+
 // The checks, in Redis's order (server.c processCommand): existence, arity, authentication, then
-// memory. Returns the command (or subcommand) to run, or nullptr after writing the refusal.
-const CommandSpec* admit(Session& session, Args argv) {
+// memory. A refusal (spec nullptr) has been written; its index is the command refused, if known.
+Admitted admit(Session& session, Args argv) {
   protocol::ReplyWriter& reply = session.reply();
   const CommandSpec* spec = find_command(argv[0]);
   if (spec == nullptr) {
     reply.unknown_command(argv[0], argv.subspan(1));
-    return nullptr;
+    return {};
   }
+  unsigned index = command_stats::index_of(*spec, nullptr);
   if (!arity_ok(spec->arity, argv.size())) {
     reply.wrong_arity(spec->name);
-    return nullptr;
+    return {nullptr, index};
   }
   if (!spec->subcommands.empty() && argv.size() >= 2) {
     const CommandSpec* sub = find_subcommand(spec->subcommands, argv[1]);
     if (sub == nullptr) {
       reply.unknown_subcommand(argv[1], protocol::to_upper(spec->name));
-      return nullptr;
+      return {};
     }
+    index = command_stats::index_of(*spec, sub);
     if (!arity_ok(sub->arity, argv.size())) {
       std::string full(spec->name);
       full += '|';
       full += sub->name;
       reply.wrong_arity(full);
-      return nullptr;
+      return {nullptr, index};
     }
     spec = sub;
   }
   if (!session.authenticated() && !(spec->flags & kCmdNoAuth)) {
     reply.error(errors::kNoAuth);
-    return nullptr;
+    return {nullptr, index};
   }
   if ((spec->flags & kCmdDenyOom) != 0) {
     // With an allkeys-* policy the owning store evicts before the write, so no write is refused;
@@ -67,10 +92,40 @@ const CommandSpec* admit(Session& session, Args argv) {
                            (!policy_is_volatile(policy) || session.shards().deadline_keys() != 0);
     if (limit != 0 && !can_evict && session.shards().used_memory() > limit) {
       reply.error(errors::kOom);
-      return nullptr;
+      return {nullptr, index};
     }
   }
-  return spec;
+  return {spec, index};
+}
+
+std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since)
+          .count());
+}
+
+// The reply `w` holds from `before` on is an error (`w` still being where the session writes).
+std::string_view error_written(Session& session, protocol::ReplyWriter* w, std::size_t before) {
+  if (&session.reply() != w) return {};
+  const std::string& out = w->out();
+  if (out.size() <= before || out[before] != '-') return {};
+  return std::string_view(out).substr(before);
+}
+
+// A barrier, timed and counted like a handler (dispatch returns this instead of the command's own).
+asio::awaitable<void> counted_barrier(Session& session, Args argv) {
+  const Admitted a = lookup(argv);
+  protocol::ReplyWriter* w = &session.reply();
+  const std::size_t before = w->out().size();
+  const auto start = std::chrono::steady_clock::now();
+  co_await a.spec->async(session, argv);
+  const std::uint64_t ns = elapsed_ns(start);
+  // Barriers make no key operations of their own (EXEC's queued commands are counted as they are
+  // dispatched), so an error here is the barrier's reply.
+  const std::string_view error = error_written(session, w, before);
+  if (!error.empty()) command_stats::record_error_reply(error);
+  command_stats::record_call(a.index, ns, !error.empty());
+  if ((a.spec->flags & kCmdSkipSlowlog) == 0) slowlog_record(session, argv, ns);
 }
 
 // Between MULTI and EXEC a command is queued (multi.c queueMultiCommand): its arguments are
@@ -102,28 +157,42 @@ void queue_command(Session& session, Args argv) {
 
 }  // namespace
 
-const CommandSpec* resolve_command(Args argv) {
-  const CommandSpec* spec = find_command(argv[0]);
-  if (spec != nullptr && !spec->subcommands.empty() && argv.size() >= 2) {
-    spec = find_subcommand(spec->subcommands, argv[1]);
-  }
-  return spec;
-}
+const CommandSpec* resolve_command(Args argv) { return lookup(argv).spec; }
 
 Barrier dispatch(Session& session, Args argv) {
-  const CommandSpec* spec = admit(session, argv);
+  protocol::ReplyWriter* w = &session.reply();
+  const std::size_t before = w->out().size();
+  const Admitted a = admit(session, argv);
+  const CommandSpec* spec = a.spec;
   MultiState& m = session.multi();
   if (spec == nullptr) {
+    if (a.index != 0) command_stats::record_rejected(a.index);
+    command_stats::record_error_reply(error_written(session, w, before));
     // multi.c flagTransaction: a command refused while queueing dooms the transaction.
     if (m.active) m.aborted = true;
     return nullptr;
   }
   if (m.active && (spec->flags & kCmdNoQueue) == 0) {
     queue_command(session, argv);
+    const std::string_view error = error_written(session, w, before);
+    if (!error.empty()) command_stats::record_error_reply(error);
     return nullptr;
   }
-  if (spec->sync == nullptr) return spec->async;  // a barrier: the session settles and awaits it
+  // A barrier: the session settles and awaits it.
+  if (spec->sync == nullptr) return &counted_barrier;
+  // Key operations made by the handler carry its index; one that runs inline (home shard) and
+  // fails counts its error itself, so it is counted here only if nothing counted it yet.
+  const std::uint64_t errors_before = command_stats::errors_counted_here();
+  const std::uint32_t outer = std::exchange(dispatching_command, a.index);
+  const auto start = std::chrono::steady_clock::now();
   spec->sync(session, argv);
+  const std::uint64_t ns = elapsed_ns(start);
+  dispatching_command = outer;
+  const std::string_view error = error_written(session, w, before);
+  const bool failed = !error.empty() && command_stats::errors_counted_here() == errors_before;
+  if (failed) command_stats::record_error_reply(error);
+  command_stats::record_call(a.index, ns, failed);
+  slowlog_record(session, argv, ns);
   return nullptr;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <tessera/protocol/reply_writer.hpp>
+#include <tessera/server/commands/command_stats.hpp>
 #include <tessera/server/commands/command_table.hpp>
 #include <tessera/server/shard/key_op.hpp>
 #include <tessera/server/store/store.hpp>
@@ -28,6 +29,12 @@ std::span<const CommandSpec> server_commands();         // server.cpp
 std::span<const CommandSpec> introspection_commands();  // introspection.cpp
 std::span<const CommandSpec> transaction_commands();    // transactions.cpp
 std::span<const CommandSpec> expiry_commands();         // expiry.cpp
+std::span<const CommandSpec> slowlog_commands();        // slowlog.cpp
+
+// The slow log (slowlog.cpp): dispatch offers it every command that ran, with its duration.
+void slowlog_record(Session& s, Args argv, std::uint64_t ns);
+// Whether argument i of argv is a secret that SLOWLOG and MONITOR show as "(redacted)".
+bool argument_redacted(Args argv, std::size_t i);
 
 // Redis-compatible identity: tools and client libraries gate features on redis_version, so INFO and
 // HELLO report the Redis version whose behaviour Tessera follows (7.0.15) and name Tessera's own
@@ -40,17 +47,23 @@ using KeyOpBody = std::int64_t (*)(Store&, const KeyOp&, protocol::ReplyWriter&)
 // KeyOp::Run for `Body`: an allocation failure leaves the store unchanged (its strong guarantee),
 // drops whatever part of the reply was written, and replies "-ERR out of memory" instead; nothing
 // escapes to the shard's thread.
+// An error reply counts as a failure of the command that made the operation, on the thread that
+// runs it (commands/command_stats.hpp).
 template <KeyOpBody Body>
 std::int64_t guarded(Store& store, const KeyOp& op, std::string& out) noexcept {
   const std::size_t mark = out.size();
+  std::int64_t result = 0;
   try {
     protocol::ReplyWriter w(out, op.version);
-    return Body(store, op, w);
+    result = Body(store, op, w);
   } catch (const std::bad_alloc&) {
     out.resize(mark);
     protocol::ReplyWriter(out).error(errors::kOutOfMemory);
-    return 0;
   }
+  if (out.size() > mark && out[mark] == '-') [[unlikely]] {
+    command_stats::record_failed_op(op.command, std::string_view(out).substr(mark));
+  }
+  return result;
 }
 
 // Runs body(), which reads and writes the held stores (Session::store_of) and writes the reply,

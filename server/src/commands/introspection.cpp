@@ -26,6 +26,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
+#include <tessera/server/commands/command_stats.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
 
 #include "families.hpp"
@@ -92,7 +93,8 @@ struct ShardInfo {
 };
 
 std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
-                      const std::vector<std::string>& wanted) {
+                      const std::vector<std::string>& wanted,
+                      const command_stats::Snapshot& stats) {
   const ServerState& st = s.state();
   auto want = [&](std::string_view name, bool in_default) {
     if (wanted.empty()) return in_default;
@@ -198,6 +200,7 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
     field("evicted_keys", evicted);
     field("keyspace_hits", hits);
     field("keyspace_misses", misses);
+    field("total_error_replies", stats.error_replies);
   }
   if (want("replication", true)) {
     section("Replication");
@@ -214,6 +217,18 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
     };
     field("used_cpu_sys", secs(ru.ru_stime));
     field("used_cpu_user", secs(ru.ru_utime));
+  }
+  if (want("commandstats", false)) {
+    section("Commandstats");
+    command_stats::write_commandstats(out, stats);
+  }
+  if (want("errorstats", true)) {
+    section("Errorstats");
+    command_stats::write_errorstats(out, stats);
+  }
+  if (want("latencystats", false)) {
+    section("Latencystats");
+    command_stats::write_latencystats(out, stats);
   }
   if (want("keyspace", true)) {
     section("Keyspace");
@@ -252,7 +267,8 @@ asio::awaitable<void> cmd_info(Session& s, Args a) {
                      .connections = sh.connections().size(),
                      .expires = sh.store().deadline_count()};
   });
-  s.reply().verbatim(info_text(s, infos, wanted));  // "=len txt:..." under RESP3
+  s.reply().verbatim(
+      info_text(s, infos, wanted, command_stats::snapshot()));  // "=len txt:..." under RESP3
 }
 // ---------------------------------------------------------------------------------------------
 // MEMORY (USAGE on the key's shard; STATS and DOCTOR from every shard's figures)

@@ -12,6 +12,7 @@
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/limits.hpp>
 #include <tessera/protocol/numbers.hpp>
+#include <tessera/server/commands/command_stats.hpp>
 #include <tessera/server/commands/glob.hpp>
 #include <tessera/server/config/config.hpp>
 #include <tessera/server/config/parameters.hpp>
@@ -114,6 +115,7 @@ asio::awaitable<void> cmd_config_resetstat(Session& s, Args) {
     sh.store().reset_counters();
     return 0;
   });
+  command_stats::reset();
   s.reply().ok();
 }
 

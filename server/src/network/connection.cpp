@@ -12,6 +12,15 @@
 namespace tessera::server {
 
 namespace {
+// "127.0.0.1:6379", "[::1]:6379": Redis's formatting of an address (anetFormatAddr).
+std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
+  const std::string ip = e.address().to_string();
+  const std::string port = std::to_string(e.port());
+  return e.address().is_v6() ? "[" + ip + "]:" + port : ip + ":" + port;
+}
+}  // namespace
+
+namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 }
 
@@ -83,6 +92,11 @@ asio::awaitable<void> Connection::run() {
   Session session(shards_, state_, home_, dispatch_);
   parser_ = &parser;
   session_ = &session;
+  {
+    boost::system::error_code ec;
+    session.set_endpoints(endpoint_text(socket_.remote_endpoint(ec)),
+                          endpoint_text(socket_.local_endpoint(ec)));
+  }
   SocketSink sink(*this, shard);
   const std::uint64_t query_limit = state_.config.client_query_buffer_limit;
   while (!stopping_) {

@@ -29,6 +29,8 @@ enum CommandFlag : std::uint32_t {
   kCmdAllShards = 1u << 6,
   // Runs at once even between MULTI and EXEC (MULTI, EXEC, DISCARD, WATCH, QUIT): never queued.
   kCmdNoQueue = 1u << 7,
+  // Never in the slow log (EXEC: its commands are logged one by one).
+  kCmdSkipSlowlog = 1u << 8,
 };
 
 // One argument in COMMAND DOCS (the shape redis-cli's help parser asserts on).

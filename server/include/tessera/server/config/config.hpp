@@ -50,6 +50,8 @@ struct Config {
   // cannot be written chunk by chunk): past it the MGET fails. Not a parameter: tests lower it.
   std::uint64_t max_atomic_reply_bytes = protocol::kMaxBulkLen;
   std::string config_file;  // absolute path of the file read at start-up ("" when none)
+  std::int64_t slowlog_log_slower_than = 10000;  // microseconds; -1: log nothing, 0: everything
+  std::uint64_t slowlog_max_len = 128;
 
   // "bind=127.0.0.1 port=6379 shards=2 ..." for the start-up log line (the password is not shown).
   std::string describe() const;

@@ -34,6 +34,9 @@ struct ServerState {
   // What the stores read: clock, maxmemory, maxmemory-policy, maxmemory-samples (CONFIG SET).
   StoreSettings store;
   std::atomic<std::uint64_t> timeout;  // CONFIG SET timeout
+  // CONFIG SET slowlog-log-slower-than / slowlog-max-len (commands/slowlog.cpp).
+  std::atomic<std::int64_t> slowlog_slower_than{config.slowlog_log_slower_than};
+  std::atomic<std::uint64_t> slowlog_max_len{config.slowlog_max_len};
   std::atomic<std::uint64_t> connected_clients{0};
   std::atomic<std::uint64_t> total_connections{0};
   std::atomic<std::uint64_t> rejected_connections{0};

@@ -193,6 +193,14 @@ class Session {
   const std::string& name() const { return name_; }
   void set_name(std::string_view n) { name_.assign(n); }
   void close_after_reply() { close_after_reply_ = true; }
+  // The client's address and the local one, "ip:port" (CLIENT LIST, SLOWLOG, MONITOR): set by the
+  // Connection; empty for an in-process session.
+  const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }
+  void set_endpoints(std::string peer, std::string local) {
+    peer_ = std::move(peer);
+    local_ = std::move(local);
+  }
 
  private:
   enum class StepKind : std::uint8_t {
@@ -249,6 +257,8 @@ class Session {
   bool authenticated_;
   bool close_after_reply_ = false;
   std::string name_;
+  std::string peer_;
+  std::string local_;
 
   std::string out_;  // replies in request order, not yet written
   protocol::ReplyWriter writer_{out_};

@@ -17,6 +17,11 @@ namespace tessera::server {
 
 class Store;
 
+// The command the dispatcher is running on this thread (its statistics index, 0: none; set by
+// commands/dispatch.cpp around a handler): every KeyOp made meanwhile carries it to the shard that
+// runs it, which counts an error reply against it (commands/command_stats.hpp).
+inline constinit thread_local std::uint32_t dispatching_command = 0;
+
 struct KeyOp {
   // Runs on the owning shard's thread. Appends this command's reply bytes, if it has any, to `out`
   // and returns a count that multi-key commands sum (DEL, EXISTS), 0 otherwise. Must not throw:
@@ -30,6 +35,8 @@ struct KeyOp {
   std::int64_t param1 = 0;  // e.g. a deadline, an increment, a range start
   std::int64_t param2 = 0;  // e.g. a range end
   std::uint32_t flags = 0;  // the family's own option bits
+  // The command that made it, for the statistics (dispatching_command above).
+  std::uint32_t command = dispatching_command;
   // The protocol the requesting connection speaks (HELLO 2/3): `run` writes its reply in it, on
   // whichever shard it runs. Set by the session when it runs or queues the operation.
   protocol::RespVersion version = protocol::RespVersion::kResp2;
