@@ -463,15 +463,18 @@ bool Store::expire_loop() {
     return false;
   }
   constexpr unsigned kMaxScanCalls = 16;
+  // The visits are bounded by the full loop's 20 x 20 even when fewer keys with a deadline are
+  // left than a loop wants: in a table of mostly other keys, the last few are found in a pass
+  // over the table at this pace, not twenty times slower.
   const std::uint64_t want = std::min<std::uint64_t>(with_deadline, kKeysPerLoop);
-  const std::uint64_t max_visits = want * 20;
+  const std::uint64_t max_visits = kKeysPerLoop * 20;
   const std::int64_t now = now_ms();
   std::uint64_t sampled = 0, visits = 0, ttl_samples = 0;
   std::int64_t ttl_sum = 0;
   bool wrapped = false;
   for (unsigned calls = 0;
        calls < kMaxScanCalls && sampled < want && visits < max_visits && !wrapped; ++calls) {
-    expire_cursor_ = map_.scan_entries(expire_cursor_, want - sampled, [&](map::KvEntryView e) {
+    expire_cursor_ = map_.scan_entries(expire_cursor_, kKeysPerLoop, [&](map::KvEntryView e) {
       ++visits;
       if (!e.has_deadline()) return;
       ++sampled;
