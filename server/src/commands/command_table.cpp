@@ -31,8 +31,9 @@ void fail(std::string_view name, std::string_view why) {
 
 // The rules every row keeps (at start-up: a broken table never serves).
 void check_row(const CommandSpec& c, bool is_subcommand) {
-  if (c.name.empty() ||
-      !std::all_of(c.name.begin(), c.name.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
+  if (c.name.empty() || !std::all_of(c.name.begin(), c.name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || ch == '-';
+      })) {
     fail(c.name, "must be a lowercase name");
   }
   // Arity counts the name (and for a subcommand the container's name too): never 0, and a

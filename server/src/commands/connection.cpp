@@ -164,9 +164,34 @@ void cmd_client_getname(Session& s, Args) {
 void cmd_client_id(Session& s, Args) { s.reply().integer(static_cast<std::int64_t>(s.id())); }
 void cmd_client_help(Session& s, Args) {
   write_help(s, "CLIENT",
-             {"GETNAME", "    Return the name of the current connection.", "ID",
-              "    Return the ID of the current connection.", "SETNAME <connection-name>",
-              "    Assign the name <connection-name> to the current connection."});
+             {"GETNAME",
+              "    Return the name of the current connection.",
+              "ID",
+              "    Return the ID of the current connection.",
+              "INFO",
+              "    Return information about the current client connection.",
+              "KILL <ip:port>",
+              "    Kill connection made from <ip:port>.",
+              "KILL <option> <value> [<option> <value> [...]]",
+              "    Kill connections. Options are:",
+              "    * ADDR (<ip:port>|<unixsocket>:0)",
+              "      Kill connections made from the specified address",
+              "    * LADDR (<ip:port>|<unixsocket>:0)",
+              "      Kill connections made to specified local address",
+              "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+              "      Kill connections by type.",
+              "    * USER <username>",
+              "      Kill connections authenticated by <username>.",
+              "    * SKIPME (YES|NO)",
+              "      Skip killing current connection (default: yes).",
+              "LIST [options ...]",
+              "    Return information about client connections. Options:",
+              "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+              "      Return clients of specified type.",
+              "SETNAME <name>",
+              "    Assign the name <name> to the current connection.",
+              "NO-EVICT (ON|OFF)",
+              "    Protect current client connection from eviction."});
 }
 
 constexpr ArgDoc kMessageOpt[] = {{.name = "message", .type = "string", .optional = true}};
@@ -186,6 +211,43 @@ constexpr ArgDoc kHelloArgs[] = {
     {.name = "clientname", .type = "string", .token = "SETNAME", .optional = true}};
 
 constexpr std::string_view kClientAcl = "@slow @connection";
+constexpr std::string_view kClientAdminAcl = "@admin @slow @dangerous @connection";
+constexpr ArgDoc kClientListType[] = {{.name = "normal", .type = "pure-token", .token = "normal"},
+                                      {.name = "master", .type = "pure-token", .token = "master"},
+                                      {.name = "replica", .type = "pure-token", .token = "replica"},
+                                      {.name = "pubsub", .type = "pure-token", .token = "pubsub"}};
+constexpr ArgDoc kClientListOpts[] = {
+    {.name = "client-type",
+     .type = "oneof",
+     .token = "TYPE",
+     .optional = true,
+     .children = kClientListType},
+    {.name = "client-id", .type = "integer", .token = "ID", .optional = true, .multiple = true}};
+constexpr ArgDoc kClientSkipme[] = {{.name = "yes", .type = "pure-token", .token = "YES"},
+                                    {.name = "no", .type = "pure-token", .token = "NO"}};
+constexpr ArgDoc kClientKillFilters[] = {
+    {.name = "client-id", .type = "integer", .token = "ID", .optional = true},
+    {.name = "client-type",
+     .type = "oneof",
+     .token = "TYPE",
+     .optional = true,
+     .children = kClientListType},
+    {.name = "username", .type = "string", .token = "USER", .optional = true},
+    {.name = "ip:port", .type = "string", .token = "ADDR", .optional = true},
+    {.name = "ip:port", .type = "string", .token = "LADDR", .optional = true},
+    {.name = "skipme",
+     .type = "oneof",
+     .token = "SKIPME",
+     .optional = true,
+     .children = kClientSkipme}};
+constexpr ArgDoc kClientKillForms[] = {
+    {.name = "ip:port", .type = "string"},
+    {.name = "new-format", .type = "block", .multiple = true, .children = kClientKillFilters}};
+constexpr ArgDoc kClientKillArgs[] = {
+    {.name = "filter", .type = "oneof", .children = kClientKillForms}};
+constexpr ArgDoc kOnOff[] = {{.name = "on", .type = "pure-token", .token = "ON"},
+                             {.name = "off", .type = "pure-token", .token = "OFF"}};
+constexpr ArgDoc kNoEvictArgs[] = {{.name = "enabled", .type = "oneof", .children = kOnOff}};
 
 const CommandSpec kClientSubs[] = {
     {.name = "getname",
@@ -212,6 +274,40 @@ const CommandSpec kClientSubs[] = {
      .summary = "Returns the unique client ID of the connection.",
      .since = "5.0.0",
      .sync = cmd_client_id},
+    {.name = "info",
+     .arity = 2,
+     .acl_categories = kClientAcl,
+     .group = "connection",
+     .summary = "Returns information about the current client connection.",
+     .since = "6.2.0",
+     .sync = cmd_client_info},
+    {.name = "kill",
+     .arity = -3,
+     .flags = kCmdAdmin | kCmdAllShards,
+     .acl_categories = kClientAdminAcl,
+     .group = "connection",
+     .summary = "Kill the connection of a client",
+     .since = "2.4.0",
+     .args = kClientKillArgs,
+     .async = cmd_client_kill},
+    {.name = "list",
+     .arity = -2,
+     .flags = kCmdAdmin | kCmdAllShards,
+     .acl_categories = kClientAdminAcl,
+     .group = "connection",
+     .summary = "Get the list of client connections",
+     .since = "2.4.0",
+     .args = kClientListOpts,
+     .async = cmd_client_list},
+    {.name = "no-evict",
+     .arity = 3,
+     .flags = kCmdAdmin,
+     .acl_categories = kClientAdminAcl,
+     .group = "connection",
+     .summary = "Set client eviction mode for the current connection",
+     .since = "7.0.0",
+     .args = kNoEvictArgs,
+     .sync = cmd_client_no_evict},
     {.name = "setname",
      .arity = 3,
      .flags = kCmdFast,

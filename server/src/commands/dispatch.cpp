@@ -163,6 +163,7 @@ Barrier dispatch(Session& session, Args argv) {
   protocol::ReplyWriter* w = &session.reply();
   const std::size_t before = w->out().size();
   const Admitted a = admit(session, argv);
+  session.set_last_command(a.index);
   const CommandSpec* spec = a.spec;
   MultiState& m = session.multi();
   if (spec == nullptr) {

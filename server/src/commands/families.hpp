@@ -31,6 +31,12 @@ std::span<const CommandSpec> transaction_commands();    // transactions.cpp
 std::span<const CommandSpec> expiry_commands();         // expiry.cpp
 std::span<const CommandSpec> slowlog_commands();        // slowlog.cpp
 
+// CLIENT's subcommands that read the connection registry (clients.cpp).
+asio::awaitable<void> cmd_client_list(Session& s, Args a);
+asio::awaitable<void> cmd_client_kill(Session& s, Args a);
+void cmd_client_info(Session& s, Args a);
+void cmd_client_no_evict(Session& s, Args a);
+
 // The slow log (slowlog.cpp): dispatch offers it every command that ran, with its duration.
 void slowlog_record(Session& s, Args argv, std::uint64_t ns);
 // Whether argument i of argv is a secret that SLOWLOG and MONITOR show as "(redacted)".

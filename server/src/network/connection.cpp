@@ -81,12 +81,31 @@ void Connection::release_idle_memory() {
   }
 }
 
+std::uint64_t Connection::client_id() const { return session_ != nullptr ? session_->id() : 0; }
+
+ClientRecord Connection::describe() const {
+  ClientRecord r;
+  if (session_ != nullptr) describe_session(*session_, r);
+  r.fd = const_cast<asio::ip::tcp::socket&>(socket_).native_handle();
+  const std::uint64_t now = shards_.shard(home_).clock_s();
+  r.age_s = now - accepted_s_;
+  r.idle_s = now - std::min(now, last_active_s);
+  if (parser_ != nullptr) {
+    r.qbuf = parser_->buffered();
+    r.qbuf_free = parser_->capacity() - std::min(parser_->capacity(), parser_->buffered());
+    r.tot_mem = sizeof(Connection) + sizeof(Session) + sizeof(protocol::RequestParser) +
+                parser_->capacity();
+  }
+  return r;
+}
+
 asio::awaitable<void> Connection::run() {
   Shard& shard = shards_.shard(home_);
   // In the shard's list for the idle sweep and shutdown until destroyed (auto-unlink).
   shard.connections().push_back(*this);
   ++shard.counters().connections_received;
   last_active_s = shard.clock_s();
+  accepted_s_ = last_active_s;
 
   protocol::RequestParser parser;
   Session session(shards_, state_, home_, dispatch_);

@@ -43,6 +43,8 @@ class Connection final : public ConnectionHook {
   void shut_down() override;
   void close_now() override;
   void release_idle_memory() override;
+  std::uint64_t client_id() const override;
+  ClientRecord describe() const override;
 
  private:
   class SocketSink;
@@ -57,6 +59,7 @@ class Connection final : public ConnectionHook {
   bool reading_ = false;
   bool stopping_ = false;
   bool fresh_parser_wanted_ = false;
+  std::uint64_t accepted_s_ = 0;  // shard clock when run() began
 };
 
 }  // namespace tessera::server

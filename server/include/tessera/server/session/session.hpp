@@ -201,6 +201,13 @@ class Session {
     peer_ = std::move(peer);
     local_ = std::move(local);
   }
+  // The last command dispatched (its statistics index, 0: none yet; CLIENT LIST's cmd=) and CLIENT
+  // NO-EVICT (accepted and shown; Tessera never evicts clients).
+  std::uint32_t last_command() const { return last_command_; }
+  void set_last_command(std::uint32_t index) { last_command_ = index; }
+  bool no_evict() const { return no_evict_; }
+  void set_no_evict(bool on) { no_evict_ = on; }
+  bool resp3() const { return writer_.resp3(); }
 
  private:
   enum class StepKind : std::uint8_t {
@@ -259,6 +266,8 @@ class Session {
   std::string name_;
   std::string peer_;
   std::string local_;
+  std::uint32_t last_command_ = 0;
+  bool no_evict_ = false;
 
   std::string out_;  // replies in request order, not yet written
   protocol::ReplyWriter writer_{out_};

@@ -32,6 +32,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/intrusive/list.hpp>
 #include <tessera/map/hash.hpp>
+#include <tessera/server/network/client_record.hpp>
 #include <tessera/server/shard/shard_limits.hpp>
 #include <tessera/server/store/store.hpp>
 
@@ -60,6 +61,9 @@ class ConnectionHook : public ConnectionListHook {
   // Give back the buffers kept for the next request (the connection is idle). A no-op unless the
   // connection is waiting for input.
   virtual void release_idle_memory() = 0;
+  // CLIENT LIST / INFO / KILL (network/client_record.hpp); on this shard's thread.
+  virtual std::uint64_t client_id() const = 0;
+  virtual ClientRecord describe() const = 0;
   std::uint64_t last_active_s = 0;  // shard clock (seconds) of the last read or write
 };
 // auto_unlink hooks require a list without a stored size (size() counts: INFO only).
