@@ -1,5 +1,6 @@
 // tessera-server: configuration (config/config.hpp), logging, working directory, pid file and
-// limits, then the server (server.hpp) runs until SIGINT/SIGTERM or SHUTDOWN. Exit status: 0 after
+// limits, the RDB file loaded (persistence.hpp), then the server (server.hpp) runs until
+// SIGINT/SIGTERM or SHUTDOWN. Exit status: 0 after
 // an orderly stop, 1 when the configuration, the start-up checks or the listen fail; every such
 // failure is reported in words (no source paths, no exception type names).
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -18,6 +20,7 @@
 #include <tessera/server/config/parameters.hpp>
 #include <tessera/server/config/server_state.hpp>
 #include <tessera/server/network/server.hpp>
+#include <tessera/server/persistence/persistence.hpp>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -43,6 +46,9 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   Config config = std::move(*parsed.config);
+  // A file-size limit makes a write fail with EFBIG (a failed save, reported) instead of killing
+  // the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   // Redis changes into `dir` while reading the config; here after it, before any file is opened.
   if (!config.dir.empty() && ::chdir(config.dir.c_str()) != 0) {
@@ -71,6 +77,12 @@ int main(int argc, char** argv) {
     command_table();  // builds and checks the table now: a broken one never serves
     Server server(std::move(config), &dispatch);
     find_parameter("loglevel")->publish(server.state());
+    Persistence persistence(server.shards(), server.state());
+    // Loaded before listening: no client ever sees part of the file.
+    if (std::string why = persistence.load(); !why.empty()) {
+      spdlog::critical("{}", why);
+      return 1;
+    }
     if (std::string why = server.listen(); !why.empty()) {
       spdlog::critical("{}", why);
       return 1;
@@ -83,7 +95,13 @@ int main(int argc, char** argv) {
         spdlog::warn("Failed to write PID file {}: {}", path, std::strerror(errno));
       }
     }
+    persistence.start();
     server.run();
+    persistence.stop();
+    if (server.exit_status() != 0) {
+      spdlog::shutdown();
+      return server.exit_status();
+    }
   } catch (const std::exception& e) {
     spdlog::critical("Fatal: {}", e.what());
     return 1;

@@ -136,7 +136,7 @@ class Server:
         if self.kind == "tessera":
             # Four shards whatever the machine, so that multi-key calls and SCAN cross shards.
             return [self.tessera_path, "--bind", "127.0.0.1", "--port", str(self.port),
-                    "--shards", "4", "--log-level", "warning"]
+                    "--shards", "4", "--log-level", "warning", "--save", ""]
         return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
 

@@ -444,7 +444,8 @@ TEST_CASE("commands: maxmemory refuses writes with -OOM reads and deletes still 
 TEST_CASE("commands: CONFIG GET INFO and the introspection commands") {
   Env env(2);
   InProcessSession c(env.set, env.state);
-  CHECK(c.call({"CONFIG", "GET", "save"}) == "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+  CHECK(c.call({"CONFIG", "GET", "save"}) ==
+        "*2\r\n$4\r\nsave\r\n$23\r\n3600 1 300 100 60 10000\r\n");
   CHECK(c.call({"CONFIG", "GET", "appendonly"}) == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   CHECK(c.call({"CONFIG", "GET", "databases"}) == "*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n");
   CHECK(c.call({"CONFIG", "GET", "nosuchparam"}) == "*0\r\n");

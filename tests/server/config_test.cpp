@@ -197,7 +197,9 @@ TEST_CASE("config: a typo or a bad value refuses to start, naming file, line and
       {"bind 1 \"2", "Unbalanced quotes in configuration line"},
       {"port 1 2", "wrong number of arguments"},
       {"appendonly yes", "accepts 'appendonly' only at Redis's default 'no'"},
-      {"save 900 1", "only at Redis's default"},
+      {"save 900", "Invalid save parameters"},
+      {"save 0 1", "Invalid save parameters"},
+      {"dbfilename a/dump.rdb", "dbfilename can't be a path, just a filename"},
       {"client-output-buffer-limit normal 1mb 0 0", "reply-chunk-bytes"},
   };
   for (const auto& k : cases) {

@@ -145,8 +145,10 @@ ServerProcess::~ServerProcess() {
 
 ServerProcess ServerProcess::tessera(std::vector<std::string> extra) {
   int port = free_port();
+  // No save rules unless a test asks (a later --save wins): a test's server writes no dump.rdb
+  // into the working directory at exit, and so never loads one another test left there.
   std::vector<std::string> argv{tessera_server_path(), "--bind", "127.0.0.1", "--port",
-                                std::to_string(port)};
+                                std::to_string(port),  "--save", ""};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return ServerProcess(std::move(argv), port);
 }

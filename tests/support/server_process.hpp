@@ -35,7 +35,7 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ~ServerProcess();
 
-  // tessera-server --bind 127.0.0.1 --port <free port> plus `extra` flags.
+  // tessera-server --bind 127.0.0.1 --port <free port> --save "" plus `extra` flags.
   static ServerProcess tessera(std::vector<std::string> extra = {});
   // redis-server on a free port, no persistence, loopback only.
   static ServerProcess redis(std::vector<std::string> extra = {});

@@ -80,7 +80,7 @@ class Table {
   Table() {
     for (auto family : {string_commands(), keyspace_commands(), connection_commands(),
                         server_commands(), introspection_commands(), expiry_commands(),
-                        transaction_commands(), slowlog_commands()}) {
+                        transaction_commands(), slowlog_commands(), persistence_commands()}) {
       rows_.insert(rows_.end(), family.begin(), family.end());
     }
     std::sort(rows_.begin(), rows_.end(),
@@ -127,13 +127,13 @@ class Table {
 
  private:
   static constexpr std::size_t kMaxNameLen = 32;
-  static constexpr std::size_t kSlots = 128;  // a power of two
+  static constexpr std::size_t kSlots = 256;  // a power of two
 
   static std::size_t slot_of(std::string_view lower) {
     const auto at = [&](std::size_t i) { return static_cast<unsigned char>(lower[i]); };
     const std::uint32_t h = static_cast<std::uint32_t>(lower.size()) ^ (at(0) << 8) ^
                             (at(lower.size() / 2) << 16) ^ (at(lower.size() - 1) << 24);
-    return (h * 0x9e3779b1u) >> 25;  // the top 7 bits: kSlots == 128
+    return (h * 0x9e3779b1u) >> 24;  // the top 8 bits: kSlots == 256
   }
 
   // `lower` is non-empty and lowercase.

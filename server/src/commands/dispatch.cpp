@@ -8,6 +8,7 @@
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/server/commands/command_stats.hpp>
+#include <tessera/server/persistence/persistence.hpp>
 
 #include "families.hpp"
 
@@ -81,6 +82,10 @@ Admitted admit(Session& session, Args argv) {
     reply.error(errors::kNoAuth);
     return {nullptr, index};
   }
+  if ((spec->flags & kCmdNoMulti) != 0 && session.multi().active) {
+    reply.error("ERR Command not allowed inside a transaction");
+    return {nullptr, index};
+  }
   if ((spec->flags & kCmdDenyOom) != 0) {
     // With an allkeys-* policy the owning store evicts before the write, so no write is refused;
     // with a volatile-* one only while some key has a deadline to evict (as Redis's
@@ -94,6 +99,14 @@ Admitted admit(Session& session, Args argv) {
       reply.error(errors::kOom);
       return {nullptr, index};
     }
+  }
+  // server.c processCommand: after a failed background save (with save rules set and
+  // stop-writes-on-bgsave-error yes) writes, and PING, get -MISCONF.
+  if (const Persistence* p = session.state().persistence;
+      p != nullptr && ((spec->flags & kCmdWrite) != 0 || spec->name == "ping") &&
+      p->writes_refused()) {
+    reply.error(kMisconfError);
+    return {nullptr, index};
   }
   return {spec, index};
 }

@@ -41,6 +41,7 @@ void cmd_client_no_evict(Session& s, Args a);
 void slowlog_record(Session& s, Args argv, std::uint64_t ns);
 // Whether argument i of argv is a secret that SLOWLOG and MONITOR show as "(redacted)".
 bool argument_redacted(Args argv, std::size_t i);
+std::span<const CommandSpec> persistence_commands();  // persistence.cpp
 
 // Redis-compatible identity: tools and client libraries gate features on redis_version, so INFO and
 // HELLO report the Redis version whose behaviour Tessera follows (7.0.15) and name Tessera's own

@@ -27,6 +27,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/commands/command_stats.hpp>
+#include <tessera/server/persistence/persistence.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
 
 #include "families.hpp"
@@ -182,12 +183,16 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
   }
   if (want("persistence", true)) {
     section("Persistence");
-    field("loading", 0);
-    field("async_loading", 0);
-    field("rdb_changes_since_last_save", 0);
-    field("rdb_bgsave_in_progress", 0);
-    field("aof_enabled", 0);
-    field("aof_rewrite_in_progress", 0);
+    if (st.persistence != nullptr) {
+      out += st.persistence->info();
+    } else {  // in-process (no persistence): what a server that never saved reports
+      field("loading", 0);
+      field("async_loading", 0);
+      field("rdb_changes_since_last_save", 0);
+      field("rdb_bgsave_in_progress", 0);
+      field("aof_enabled", 0);
+      field("aof_rewrite_in_progress", 0);
+    }
   }
   if (want("stats", true)) {
     section("Stats");

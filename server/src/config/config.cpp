@@ -403,7 +403,9 @@ std::string rewrite_config_file(const Config& config) {
   };
   auto line_for = [&](const ParamSpec& p) {
     std::string value = p.get(config);
-    if (p.flags & kParamMultiArg) return std::string(p.name) + " " + value;
+    if (p.flags & kParamMultiArg) {
+      return std::string(p.name) + " " + (value.empty() ? std::string("\"\"") : value);
+    }
     std::string quoted = "\"";
     for (char ch : value) {
       if (ch == '"' || ch == '\\') quoted += '\\';

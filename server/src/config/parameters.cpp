@@ -16,6 +16,7 @@
 #include <tessera/protocol/limits.hpp>
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/config/server_state.hpp>
+#include <tessera/server/persistence/persistence.hpp>
 #include <tessera/server/shard/shard_limits.hpp>
 
 namespace tessera::server {
@@ -143,6 +144,27 @@ void publish_loglevel(ServerState& s) {
 
 constexpr unsigned kInertMulti = kParamInert | kParamMultiArg;
 
+// save: "" or "<seconds> <changes>" pairs, kept as CONFIG GET shows it (single spaces).
+std::string check_save(std::string_view v) {
+  return parse_save_rules(v) ? std::string() : std::string("Invalid save parameters");
+}
+void set_save(Config& c, std::string_view v) {
+  std::string text;
+  for (const SaveRule& r : parse_save_rules(v).value_or(std::vector<SaveRule>{})) {
+    if (!text.empty()) text += ' ';
+    text += std::to_string(r.seconds) + ' ' + std::to_string(r.changes);
+  }
+  c.save = std::move(text);
+}
+std::string check_dbfilename(std::string_view v) {
+  return v.find('/') == std::string_view::npos
+             ? std::string()
+             : std::string("dbfilename can't be a path, just a filename");
+}
+void publish_persistence(ServerState& s) {
+  if (s.persistence != nullptr) s.persistence->refresh();
+}
+
 // Rows in alphabetical order of name (CONFIG GET * lists them in this order).
 const ParamSpec kParameters[] = {
     {.name = "acllog-max-len",
@@ -233,8 +255,11 @@ const ParamSpec kParameters[] = {
      .get = [](const Config&) { return std::string("1"); }},
     {.name = "dbfilename",
      .type = ParamType::kString,
-     .flags = kParamInert,
-     .default_text = "dump.rdb"},
+     .default_text = "dump.rdb",
+     .help = "The RDB file's name, in dir",
+     .set = set_field<&Config::dbfilename>,
+     .get = get_field<&Config::dbfilename>,
+     .check = check_dbfilename},
     {.name = "dir",
      .type = ParamType::kString,
      .default_text = "(working directory)",
@@ -405,11 +430,20 @@ const ParamSpec kParameters[] = {
      .type = ParamType::kBool,
      .flags = kParamInert,
      .default_text = "yes"},
-    {.name = "rdbchecksum", .type = ParamType::kBool, .flags = kParamInert, .default_text = "yes"},
+    {.name = "rdbchecksum",
+     .type = ParamType::kBool,
+     .default_text = "yes",
+     .help = "Write the RDB file's CRC-64 (no: a zero checksum, which loaders skip)",
+     .set = set_field<&Config::rdbchecksum>,
+     .get = get_field<&Config::rdbchecksum>},
     {.name = "rdbcompression",
      .type = ParamType::kBool,
-     .flags = kParamInert,
-     .default_text = "yes"},
+     .flags = kParamMutable,
+     .default_text = "yes",
+     .help = "LZF-compress string values over 20 bytes in the RDB file",
+     .set = set_field<&Config::rdbcompression>,
+     .get = get_field<&Config::rdbcompression>,
+     .publish = publish_persistence},  // read by each save under config_mutex
     {.name = "repl-disable-tcp-nodelay",
      .type = ParamType::kBool,
      .flags = kParamInert,
@@ -474,9 +508,13 @@ const ParamSpec kParameters[] = {
      .check = check_password_file},
     {.name = "save",
      .type = ParamType::kString,
-     .flags = kInertMulti,
-     .default_text = "",
-     .help = "no persistence yet: only save \"\""},
+     .flags = kParamMutable | kParamMultiArg,
+     .default_text = "3600 1 300 100 60 10000",
+     .help = "BGSAVE after <seconds> when at least <changes> keys changed (pairs; \"\": never)",
+     .set = set_save,
+     .get = get_field<&Config::save>,
+     .check = check_save,
+     .publish = publish_persistence},
     {.name = "set-max-intset-entries",
      .type = ParamType::kInt,
      .flags = kParamInert,
@@ -516,8 +554,12 @@ const ParamSpec kParameters[] = {
      .publish = [](ServerState& s) { s.slowlog_max_len.store(s.config.slowlog_max_len); }},
     {.name = "stop-writes-on-bgsave-error",
      .type = ParamType::kBool,
-     .flags = kParamInert,
-     .default_text = "yes"},
+     .flags = kParamMutable,
+     .default_text = "yes",
+     .help = "After a failed background save, refuse writes (-MISCONF) while save rules are set",
+     .set = set_field<&Config::stop_writes_on_bgsave_error>,
+     .get = get_field<&Config::stop_writes_on_bgsave_error>,
+     .publish = publish_persistence},
     {.name = "stream-node-max-bytes",
      .type = ParamType::kMemory,
      .flags = kParamInert,

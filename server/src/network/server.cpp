@@ -21,6 +21,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <tessera/server/persistence/persistence.hpp>
+
 #include "connection.hpp"
 
 namespace tessera::server {
@@ -81,7 +83,9 @@ std::string adjust_open_file_limit(Config& config) {
 }
 
 Server::Server(Config config, Dispatcher dispatch)
-    : state_(std::move(config)), shards_(state_.config.shards, &state_.store), dispatch_(dispatch) {}
+    : state_(std::move(config)), shards_(state_.config.shards, &state_.store), dispatch_(dispatch) {
+  state_.request_shutdown = [this] { stop(); };
+}
 
 Server::~Server() { shards_.stop(); }
 
@@ -158,11 +162,12 @@ void Server::run(bool handle_signals) {
                shards_.size() == 1 ? "" : "s");
   main_.run();
   shards_.stop();
-  // The shard threads have been joined: their stores may be read from here.
-  std::size_t keys = 0;
-  for (unsigned i = 0; i < shards_.size(); ++i) keys += shards_.shard(i).store().map_stats().count;
-  spdlog::info("Dropping {} key{} held in memory (Tessera has no persistence yet)", keys,
-               keys == 1 ? "" : "s");
+  // The shard threads have been joined: their stores may be read from here (the save at exit,
+  // when save rules are set and no SHUTDOWN decided it already).
+  if (state_.persistence != nullptr) {
+    state_.persistence->stop();  // no background save starts or finishes from here on
+    if (!state_.persistence->save_at_exit()) exit_status_ = 1;
+  }
   spdlog::info("Tessera is now ready to exit, bye bye...");
 }
 

@@ -217,6 +217,7 @@ ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8
     remove_entry(key);
     return ExpireOutcome::kDeleted;
   }
+  preserve(key);
   map_.set_deadline(key, at_ms);
   changed(key);
   publish_memory();
@@ -225,6 +226,7 @@ ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8
 
 bool Store::persist(std::string_view key) {
   if (!lookup(key, true)) return false;
+  preserve(key);
   const bool had = map_.clear_deadline(key);
   if (had) {
     changed(key);
@@ -239,6 +241,16 @@ void Store::clear() {
     if (map_.find(key)) w.version = next_version_++;
   }
   raw_short_.clear();
+  if (snapshot_ != nullptr) {
+    // FLUSHALL during a snapshot: save what the walk has not reached yet (the file keeps the
+    // moment the snapshot began); the walk then ends on an empty map.
+    std::uint64_t cursor = 0;
+    do {
+      cursor = snapshot_step(cursor, 1024);
+    } while (cursor != 0 && snapshot_ != nullptr);
+  }
+  const std::uint64_t removed = map_.count();
+  changes_.store(changes_.load(std::memory_order_relaxed) + removed, std::memory_order_relaxed);
   map_.clear();
   pool_.clear();
   expire_cursor_ = 0;
@@ -246,6 +258,7 @@ void Store::clear() {
 }
 
 void Store::remove_entry(std::string_view key) {
+  preserve(key);
   map_.remove(key);
   changed(key);
   publish_memory();
@@ -442,6 +455,7 @@ void Store::reset_counters() {
 void Store::remove_doomed_as_expired() {
   if (doomed_.empty()) return;
   for (const auto& k : doomed_) {
+    preserve(k);
     if (map_.remove(k)) {
       ++counters_.expired_keys;
       changed(k);
@@ -625,7 +639,9 @@ bool Store::evict_one(EvictionPolicy policy) {
       }
     }
   }
-  if (!victim || !map_.remove(*victim)) return false;
+  if (!victim) return false;
+  preserve(*victim);
+  if (!map_.remove(*victim)) return false;
   changed(*victim);
   ++counters_.evicted_keys;
   publish_memory();
@@ -634,6 +650,7 @@ bool Store::evict_one(EvictionPolicy policy) {
 
 void Store::put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline) {
   const auto before = map_.stats();
+  preserve(key);
   const auto t0 = std::chrono::steady_clock::now();
   const bool fresh = map_.put(key, value, mode_of(deadline), deadline.at_ms, new_access());
   const auto t1 = std::chrono::steady_clock::now();
@@ -649,6 +666,39 @@ void Store::put_timed(std::string_view key, std::string_view value, DeadlineUpda
     counters_.last_growth_ns = ns;
     if (ns > counters_.longest_growth_ns) counters_.longest_growth_ns = ns;
   }
+  publish_memory();
+}
+
+void Store::preserve_slow(std::string_view key) {
+  auto e = map_.find(key);
+  if (!e || e->snapshot_mark() == map_.snapshot_mark()) return;
+  snapshot_->save(e->key(), e->value(), e->deadline());
+  e->set_snapshot_mark(map_.snapshot_mark());
+}
+
+void Store::begin_snapshot(SnapshotSink* sink) {
+  map_.flip_snapshot_mark();
+  snapshot_ = sink;
+}
+
+std::uint64_t Store::snapshot_step(std::uint64_t cursor, std::size_t count) {
+  const bool mark = map_.snapshot_mark();
+  // Expired entries are saved too (with their deadline, as Redis saves them): the loader drops
+  // them; skipping them here would leave them unmarked.
+  const std::uint64_t next = map_.scan_entries(cursor, count, [&](map::KvEntryView e) {
+    if (e.snapshot_mark() == mark) return;  // created, written or saved since the start
+    snapshot_->save(e.key(), e.value(), e.deadline());
+    e.set_snapshot_mark(mark);
+  });
+  if (next == 0) snapshot_ = nullptr;
+  return next;
+}
+
+void Store::load(std::string_view key, std::string_view value,
+                 std::optional<std::int64_t> deadline_ms) {
+  map_.put(key, value,
+           deadline_ms ? map::KvMap::DeadlineMode::kSet : map::KvMap::DeadlineMode::kClear,
+           deadline_ms.value_or(0), new_access());
   publish_memory();
 }
 

@@ -6,7 +6,8 @@
 //   deadline][key][value]
 //
 //   word0: bits 0-23 the access clock (eviction: a 24-bit LRU time or LFU's 16-bit time + 8-bit
-//          counter, as Redis keeps in robj.lru), bits 24-31 flags (kHasDeadline, kWide).
+//          counter, as Redis keeps in robj.lru), bits 24-31 flags (kHasDeadline, kWide,
+//          kSnapshotMark: which snapshot epoch last saw the entry, see KvMap::snapshot_mark()).
 //   word1: narrow (the common case: key < 4 KiB, value < 1 MiB): key_len in bits 0-11, value_len
 //          in bits 12-31; wide: key_len, and value_len follows in its own u32.
 //
@@ -68,6 +69,13 @@ class KvEntryView {
     const std::uint32_t w = (word0() & ~kAccessMask) | (a & kAccessMask);
     std::memcpy(p_, &w, sizeof w);
   }
+  // The snapshot mark (KvMap::snapshot_mark()): one bit of the flags, changed in place.
+  bool snapshot_mark() const noexcept { return (flags() & kSnapshotMark) != 0; }
+  void set_snapshot_mark(bool mark) noexcept {
+    const std::uint32_t bit = kSnapshotMark << kFlagShift;
+    const std::uint32_t w = mark ? (word0() | bit) : (word0() & ~bit);
+    std::memcpy(p_, &w, sizeof w);
+  }
   // Only a value of the same length.
   void overwrite_value(std::string_view v) noexcept {
     if (!v.empty()) std::memcpy(p_ + key_offset() + key_len(), v.data(), v.size());
@@ -77,6 +85,7 @@ class KvEntryView {
  protected:
   static constexpr std::uint32_t kHasDeadline = 1;
   static constexpr std::uint32_t kWide = 2;
+  static constexpr std::uint32_t kSnapshotMark = 4;
   static constexpr unsigned kFlagShift = 24;
   static constexpr std::uint32_t kNarrowKeyBits = 12;
   static constexpr std::size_t kNarrowKeyMax = (std::size_t{1} << kNarrowKeyBits) - 1;
@@ -120,13 +129,14 @@ class KvEntry {
   // A new block. Throws std::length_error for a key or value of 4 GiB or more, std::bad_alloc.
   static KvEntry make(std::string_view key, std::string_view value,
                       std::optional<std::int64_t> deadline_ms = std::nullopt,
-                      std::uint32_t access = 0) {
+                      std::uint32_t access = 0, bool snapshot_mark = false) {
     constexpr std::size_t kMax = std::numeric_limits<std::uint32_t>::max();
     if (key.size() > kMax || value.size() > kMax) {
       throw std::length_error("tessera::map::KvMap: key or value over 4 GiB");
     }
     const bool wide = key.size() > Layout::kNarrowKeyMax || value.size() > Layout::kNarrowValueMax;
-    std::uint32_t flags = (wide ? Layout::kWide : 0) | (deadline_ms ? Layout::kHasDeadline : 0);
+    std::uint32_t flags = (wide ? Layout::kWide : 0) | (deadline_ms ? Layout::kHasDeadline : 0) |
+                          (snapshot_mark ? Layout::kSnapshotMark : 0);
     const std::size_t lengths_end = wide ? 12 : 8;
     const std::size_t key_offset = lengths_end + (deadline_ms ? sizeof(std::int64_t) : 0);
     KvEntry e;
@@ -149,10 +159,14 @@ class KvEntry {
     return e;
   }
 
-  // A copy of this entry with `deadline_ms` (none: without one), the same key, value and access.
-  KvEntry with_deadline(std::optional<std::int64_t> deadline_ms) const {
+  // A copy of this entry with `deadline_ms` (none: without one), the same key, value and access,
+  // and the snapshot mark `snapshot_mark`.
+  KvEntry with_deadline(std::optional<std::int64_t> deadline_ms, bool snapshot_mark) const {
     const KvEntryView v = view();
-    return make(v.key(), v.value(), deadline_ms, v.access());
+    return make(v.key(), v.value(), deadline_ms, v.access(), snapshot_mark);
+  }
+  KvEntry with_deadline(std::optional<std::int64_t> deadline_ms) const {
+    return with_deadline(deadline_ms, view().snapshot_mark());
   }
 
   KvEntryView view() const noexcept { return KvEntryView(p_); }
@@ -168,6 +182,7 @@ class KvEntry {
     using KvEntryView::kNarrowKeyBits;
     using KvEntryView::kNarrowKeyMax;
     using KvEntryView::kNarrowValueMax;
+    using KvEntryView::kSnapshotMark;
     using KvEntryView::kWide;
   };
 

@@ -19,6 +19,12 @@
 // A deadline and the access clock are metadata of an entry, not part of its identity (the hash
 // and equality read the key only): they change in place through a KvEntryView, also from the
 // const lookups and scans, and never move the entry.
+//
+// The snapshot mark (one flag bit per entry) serves the server's forkless snapshot: every entry
+// this map creates or writes gets the map's current mark (snapshot_mark()); flip_snapshot_mark()
+// starts a snapshot, after which an entry whose mark differs from the map's has not been written,
+// created or visited since (the snapshot sets the mark of what it saves). Outside snapshots every
+// entry carries the map's mark.
 #pragma once
 
 #include <cstddef>
@@ -46,13 +52,15 @@ class KvMap {
   KvMap(KvMap&& o) noexcept
       : table_(std::move(o.table_)),
         entry_bytes_(std::exchange(o.entry_bytes_, 0)),
-        deadline_count_(std::exchange(o.deadline_count_, 0)) {}
+        deadline_count_(std::exchange(o.deadline_count_, 0)),
+        snapshot_mark_(o.snapshot_mark_) {}
   KvMap& operator=(KvMap&& o) noexcept {
     if (this != &o) {
       clear();
       table_ = std::move(o.table_);
       entry_bytes_ = std::exchange(o.entry_bytes_, 0);
       deadline_count_ = std::exchange(o.deadline_count_, 0);
+      snapshot_mark_ = o.snapshot_mark_;
     }
     return *this;
   }
@@ -84,8 +92,9 @@ class KvMap {
            std::int64_t deadline_ms = 0, std::uint32_t access = 0) {
     const std::optional<std::int64_t> set_to =
         mode == DeadlineMode::kSet ? std::optional<std::int64_t>(deadline_ms) : std::nullopt;
-    auto r = table_.get_or_put_adapted(key, EntryContext{},
-                                       [&] { return KvEntry::make(key, value, set_to, access); });
+    auto r = table_.get_or_put_adapted(key, EntryContext{}, [&] {
+      return KvEntry::make(key, value, set_to, access, snapshot_mark_);
+    });
     if (!r.found_existing) {
       entry_bytes_ += r.key_ptr->block_bytes();
       if (set_to) ++deadline_count_;
@@ -98,8 +107,9 @@ class KvMap {
     if (old.value().size() == value.size() && had == next.has_value()) {
       old.overwrite_value(value);
       if (next) old.set_deadline_in_place(*next);
+      old.set_snapshot_mark(snapshot_mark_);
     } else {
-      KvEntry fresh = KvEntry::make(key, value, next, old.access());
+      KvEntry fresh = KvEntry::make(key, value, next, old.access(), snapshot_mark_);
       entry_bytes_ += fresh.block_bytes();
       entry_bytes_ -= e.block_bytes();
       e = std::move(fresh);  // frees the old block; the key (so the hash) is the same
@@ -116,9 +126,10 @@ class KvMap {
     KvEntryView v = e->view();
     if (v.has_deadline()) {
       v.set_deadline_in_place(ms);
+      v.set_snapshot_mark(snapshot_mark_);
       return true;
     }
-    replace_block(*e, e->with_deadline(ms));
+    replace_block(*e, e->with_deadline(ms, snapshot_mark_));
     ++deadline_count_;
     return true;
   }
@@ -127,7 +138,7 @@ class KvMap {
   bool clear_deadline(std::string_view key) {
     KvEntry* e = table_.get_key_ptr(key);
     if (e == nullptr || !e->view().has_deadline()) return false;
-    replace_block(*e, e->with_deadline(std::nullopt));
+    replace_block(*e, e->with_deadline(std::nullopt, snapshot_mark_));
     --deadline_count_;
     return true;
   }
@@ -140,6 +151,10 @@ class KvMap {
     if (kv->key.view().has_deadline()) --deadline_count_;
     return true;
   }
+
+  // The mark written entries get (see the note above); flipping it starts a snapshot.
+  bool snapshot_mark() const { return snapshot_mark_; }
+  void flip_snapshot_mark() { snapshot_mark_ = !snapshot_mark_; }
 
   // Entries that have a deadline.
   std::size_t deadline_count() const { return deadline_count_; }
@@ -213,6 +228,7 @@ class KvMap {
   Table table_;
   std::size_t entry_bytes_ = 0;
   std::size_t deadline_count_ = 0;
+  bool snapshot_mark_ = false;
 };
 
 }  // namespace tessera::map

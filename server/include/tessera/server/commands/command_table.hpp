@@ -31,6 +31,8 @@ enum CommandFlag : std::uint32_t {
   kCmdNoQueue = 1u << 7,
   // Never in the slow log (EXEC: its commands are logged one by one).
   kCmdSkipSlowlog = 1u << 8,
+  // Refused between MULTI and EXEC ("Command not allowed inside a transaction"): SAVE, SHUTDOWN.
+  kCmdNoMulti = 1u << 9,
 };
 
 // One argument in COMMAND DOCS (the shape redis-cli's help parser asserts on).

@@ -52,6 +52,12 @@ struct Config {
   std::string config_file;  // absolute path of the file read at start-up ("" when none)
   std::int64_t slowlog_log_slower_than = 10000;  // microseconds; -1: log nothing, 0: everything
   std::uint64_t slowlog_max_len = 128;
+  // Persistence (persistence/persistence.hpp): Redis's defaults.
+  std::string save = "3600 1 300 100 60 10000";  // "<seconds> <changes>" pairs; "" = none
+  std::string dbfilename = "dump.rdb";
+  bool stop_writes_on_bgsave_error = true;
+  bool rdbcompression = true;
+  bool rdbchecksum = true;
 
   // "bind=127.0.0.1 port=6379 shards=2 ..." for the start-up log line (the password is not shown).
   std::string describe() const;

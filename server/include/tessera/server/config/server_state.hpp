@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 
 #include <tessera/server/config/config.hpp>
@@ -16,6 +17,8 @@
 #include <tessera/server/store/settings.hpp>
 
 namespace tessera::server {
+
+class Persistence;
 
 struct ServerState {
   explicit ServerState(Config c)
@@ -46,6 +49,10 @@ struct ServerState {
   // (config/sha256.hpp).
   const Sha256Digest requirepass_digest;
   const std::chrono::steady_clock::time_point started;
+  // Set while the server runs with persistence (persistence/persistence.hpp), and how SHUTDOWN
+  // stops the server (set by network/server.cpp); empty in in-process tests.
+  Persistence* persistence = nullptr;
+  std::function<void()> request_shutdown;
 };
 
 }  // namespace tessera::server

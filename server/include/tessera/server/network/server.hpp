@@ -39,6 +39,8 @@ class Server {
   void stop();
 
   int port() const { return state_.port.load(); }
+  // 1 when the save at exit failed (the previous file is left as it was), else 0.
+  int exit_status() const { return exit_status_; }
   ServerState& state() { return state_; }
   ShardSet& shards() { return shards_; }
 
@@ -57,6 +59,7 @@ class Server {
   unsigned next_shard_ = 0;             // round-robin over the shards, for every acceptor
   asio::signal_set signals_{main_};
   bool shutting_down_ = false;
+  int exit_status_ = 0;
 };
 
 // Raises RLIMIT_NOFILE as far as allowed for maxclients (plus a reserve for the server's own

@@ -30,7 +30,18 @@
 // removal (DEL, expiry lazy or active, eviction, FLUSHALL of a key that existed) calls; EXEC
 // compares the versions its session recorded at WATCH time.
 //
-// Next: a snapshot hook (scan() and the mutation methods are the points a snapshot intercepts).
+// Snapshots (persistence/snapshot.hpp: BGSAVE without fork). begin_snapshot() flips the map's
+// snapshot mark (map/kv_map.hpp): from then on an entry whose mark differs from the map's still
+// holds the value it had at that moment. snapshot_step() walks the map with a SCAN cursor and hands
+// each such entry to the sink, marking it; and before ANY change to a key (every write, delete,
+// expiry, eviction: the map_ mutations below all go through preserve()), an entry not yet marked
+// is handed to the sink first. A key created after the start is born marked and never saved. So
+// the sink receives exactly the keys present at begin_snapshot(), each once, with the values and
+// deadlines of that moment, however the map splits or merges meanwhile (SCAN's guarantee covers
+// keys present throughout; the mark drops its repeats). When the walk ends every entry carries the
+// map's mark again. clear() (FLUSHALL) during a snapshot first hands over every entry not yet
+// saved. The changes counter (INFO's rdb_changes_since_last_save) counts every change of a key.
+//
 // The accounting Redis reports in INFO (keyspace hits and misses, growth pauses) is kept here, by
 // the methods that cause it.
 #pragma once
@@ -99,6 +110,15 @@ enum class ExpireOutcome : std::uint8_t {
 struct KeyDeadline {
   bool exists = false;
   std::optional<std::int64_t> at_ms;  // none: the key never expires
+};
+
+// Where a snapshot's saved entries go (persistence/snapshot.hpp); called on the thread that is
+// using the store.
+class SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  virtual void save(std::string_view key, std::string_view value,
+                    std::optional<std::int64_t> deadline_ms) = 0;
 };
 
 // What one run of the active expiry cycle did (tests, INFO).
@@ -278,6 +298,18 @@ class Store {
     return next;
   }
 
+  // ---- snapshots (see the note above) ----
+  // Starts a snapshot of this store's keys as they are now; `sink` must outlive it.
+  void begin_snapshot(SnapshotSink* sink);
+  // Saves the entries of at least `count` buckets' worth from `cursor`; returns the next cursor,
+  // 0 when the walk is complete (then the snapshot is over: the store forgets the sink).
+  std::uint64_t snapshot_step(std::uint64_t cursor, std::size_t count);
+  bool snapshotting() const { return snapshot_ != nullptr; }
+  // Loading at start-up: stores a key as read from a file (no eviction, no counters).
+  void load(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline_ms);
+  // Changes to keys since the store was made; any thread may read it.
+  std::uint64_t changes() const { return changes_.load(std::memory_order_relaxed); }
+
   // ---- statistics ----
   map::MapStats map_stats() const { return map_.stats(); }
   const StoreCounters& counters() const { return counters_; }
@@ -324,9 +356,15 @@ class Store {
   // Every change to a key (write, delete, expiry, eviction) calls this: it bumps the key's WATCH
   // version and forgets an in-place edit (raw_short_). Cheap when nothing is watched or edited.
   void changed(std::string_view key) {
+    changes_.store(changes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!watched_.empty()) bump_version(key);
     if (!raw_short_.empty()) forget_edit(key);
   }
+  // Before any change to the map's entry of `key`: a snapshot in progress saves it first.
+  void preserve(std::string_view key) {
+    if (snapshot_ != nullptr) preserve_slow(key);
+  }
+  void preserve_slow(std::string_view key);
   void bump_version(std::string_view key);
   void forget_edit(std::string_view key);
   // After an in-place edit (APPEND to an existing key, SETRANGE) Redis reports the value as
@@ -365,6 +403,8 @@ class Store {
   std::unordered_map<std::string, Watched, TransparentHash, std::equal_to<>> watched_;
   std::uint64_t next_version_ = 1;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> raw_short_;
+  SnapshotSink* snapshot_ = nullptr;
+  std::atomic<std::uint64_t> changes_{0};
   std::atomic<std::uint64_t> memory_bytes_{0};
   std::atomic<std::uint64_t> deadline_count_{0};
 };
