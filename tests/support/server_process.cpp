@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -93,6 +94,9 @@ ServerProcess::ServerProcess(std::vector<std::string> argv, int port,
   int log_fd = ::mkstemp(tmpl);
   if (log_fd < 0) fail("mkstemp");
   log_path_ = tmpl;
+  char dir_tmpl[] = "/tmp/tessera-test-wd-XXXXXX";
+  if (::mkdtemp(dir_tmpl) == nullptr) fail("mkdtemp");
+  work_dir_ = dir_tmpl;
 
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
@@ -111,6 +115,7 @@ ServerProcess::ServerProcess(std::vector<std::string> argv, int port,
     ::dup2(log_fd, 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
+    if (::chdir(work_dir_.c_str()) != 0) ::_exit(127);
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "exec %s failed: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
@@ -133,14 +138,22 @@ ServerProcess::ServerProcess(std::vector<std::string> argv, int port,
 }
 
 ServerProcess::ServerProcess(ServerProcess&& other) noexcept
-    : pid_(other.pid_), port_(other.port_), log_path_(std::move(other.log_path_)) {
+    : pid_(other.pid_),
+      port_(other.port_),
+      log_path_(std::move(other.log_path_)),
+      work_dir_(std::move(other.work_dir_)) {
   other.pid_ = -1;
   other.log_path_.clear();
+  other.work_dir_.clear();
 }
 
 ServerProcess::~ServerProcess() {
   stop(SIGTERM);
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
+  if (!work_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(work_dir_, ignored);
+  }
 }
 
 ServerProcess ServerProcess::tessera(std::vector<std::string> extra) {

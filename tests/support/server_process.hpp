@@ -54,6 +54,9 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
+  // The server's own working directory (fresh, removed with it): a dump.rdb one server writes
+  // (Redis's or Tessera's default save rules, SHUTDOWN, SIGTERM) is never loaded by another.
+  std::string work_dir_;
 };
 
 // A blocking loopback TCP connection for raw-protocol tests.
