@@ -14,9 +14,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
-#include <utility>
 #include <tessera/server/persistence/rdb.hpp>
 #include <tessera/server/shard/shard_hold.hpp>
+#include <utility>
 
 namespace tessera::server {
 
