@@ -22,27 +22,6 @@
 using namespace tessera::server;
 using namespace tessera::server::testing;
 
-namespace {
-
-std::map<std::string, std::string> info_fields(InProcessSession& c, std::string_view section) {
-  auto replies = parse_all(c.call({"INFO", section}));
-  REQUIRE(replies.size() == 1);
-  std::map<std::string, std::string> out;
-  const std::string& text = replies[0].str;
-  for (std::size_t pos = 0; pos < text.size();) {
-    std::size_t end = text.find("\r\n", pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(pos, end - pos);
-    if (auto colon = line.find(':'); colon != std::string::npos && line[0] != '#') {
-      out[line.substr(0, colon)] = line.substr(colon + 1);
-    }
-    pos = end + 2;
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("introspection: INFO memory counts the process's allocations, fragmentation from both") {
   Env env(2);
   InProcessSession c(env.set, env.state);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,25 @@ inline std::string bulk(std::string_view s) {
 }
 
 inline std::string integer(std::int64_t v) { return ":" + std::to_string(v) + "\r\n"; }
+
+// "name:value" lines of INFO <section>.
+inline std::map<std::string, std::string> info_fields(InProcessSession& c,
+                                                      std::string_view section) {
+  auto replies = parse_all(c.call({"INFO", section}));
+  REQUIRE(replies.size() == 1);
+  std::map<std::string, std::string> out;
+  const std::string& text = replies[0].str;
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find("\r\n", pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    if (auto colon = line.find(':'); colon != std::string::npos && line[0] != '#') {
+      out[line.substr(0, colon)] = line.substr(colon + 1);
+    }
+    pos = end + 2;
+  }
+  return out;
+}
 
 inline constexpr unsigned kShardCounts[] = {1, 2, 4};
 
