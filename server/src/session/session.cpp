@@ -119,39 +119,29 @@ void Session::key_op(const KeyOp& request, unsigned shard) {
   add_step(Step{.op = op, .shard = shard, .kind = StepKind::kReplied});
 }
 
-void Session::begin_group() {
-  if (steps_.empty()) {
-    execute(Step{.kind = StepKind::kGroupBegin}, shards_.shard(home_).store());
-  } else {
-    add_step(Step{.kind = StepKind::kGroupBegin});
-  }
-}
-
-void Session::group_op(const KeyOp& request) {
-  Step step{.op = request, .shard = shard_of(request.key), .kind = StepKind::kGroupOp};
-  step.op.version = writer_.version();
-  if (holding() || (steps_.empty() && step.shard == home_)) {
-    execute(step, store_of(step.shard));
+// A group's step runs at once while the session holds shards (an atomic command), or while nothing
+// is pending and it may run here (on the home shard, or on none); otherwise it queues behind the
+// pending steps.
+void Session::run_or_add(const Step& step) {
+  const unsigned shard = step.shard == kAnyShard ? home_ : step.shard;
+  if (holding() || (steps_.empty() && shard == home_)) {
+    execute(step, store_of(shard));
   } else {
     add_step(step);
   }
 }
 
-void Session::end_group_sum() {
-  if (steps_.empty()) {
-    execute(Step{.kind = StepKind::kGroupSum}, shards_.shard(home_).store());
-  } else {
-    add_step(Step{.kind = StepKind::kGroupSum});
-  }
+void Session::begin_group() { run_or_add(Step{.kind = StepKind::kGroupBegin}); }
+
+void Session::group_op(const KeyOp& request) {
+  Step step{.op = request, .shard = shard_of(request.key), .kind = StepKind::kGroupOp};
+  step.op.version = writer_.version();
+  run_or_add(step);
 }
 
-void Session::end_group_ok() {
-  if (steps_.empty()) {
-    execute(Step{.kind = StepKind::kGroupOk}, shards_.shard(home_).store());
-  } else {
-    add_step(Step{.kind = StepKind::kGroupOk});
-  }
-}
+void Session::end_group_sum() { run_or_add(Step{.kind = StepKind::kGroupSum}); }
+
+void Session::end_group_ok() { run_or_add(Step{.kind = StepKind::kGroupOk}); }
 
 void Session::execute(const Step& step, Store& store) {
   switch (step.kind) {

@@ -234,6 +234,8 @@ class Session {
   asio::awaitable<void> wait_home_free();
 
   void add_step(const Step& step);
+  // Runs a group's step now when it can, else queues it (session.cpp).
+  void run_or_add(const Step& step);
   // Turns the literal bytes written since the last step into a step of their own.
   void seal_literal();
   // Runs one step on the thread of `store`'s shard (any thread for kAnyShard steps).
