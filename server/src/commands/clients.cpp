@@ -29,10 +29,12 @@ void describe_session(const Session& s, ClientRecord& r) {
   r.cmd = s.last_command() == 0 ? "NULL" : command_stats::name_of(s.last_command());
   r.resp = s.resp3() ? 3 : 2;
   r.no_evict = s.no_evict();
+  r.monitor = s.monitor();
 }
 
 std::string client_line(const ClientRecord& r) {
   std::string flags;
+  if (r.monitor) flags += 'O';
   if (r.in_multi) flags += 'x';
   if (r.no_evict) flags += 'e';
   if (flags.empty()) flags = "N";

@@ -80,7 +80,8 @@ class Table {
   Table() {
     for (auto family : {string_commands(), keyspace_commands(), connection_commands(),
                         server_commands(), introspection_commands(), expiry_commands(),
-                        transaction_commands(), slowlog_commands(), persistence_commands()}) {
+                        transaction_commands(), slowlog_commands(), persistence_commands(),
+                        monitor_commands()}) {
       rows_.insert(rows_.end(), family.begin(), family.end());
     }
     std::sort(rows_.begin(), rows_.end(),

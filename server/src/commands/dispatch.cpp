@@ -8,6 +8,7 @@
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/server/commands/command_stats.hpp>
+#include <tessera/server/commands/monitor.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 
 #include "families.hpp"
@@ -82,6 +83,11 @@ Admitted admit(Session& session, Args argv) {
     reply.error(errors::kNoAuth);
     return {nullptr, index};
   }
+  // server.c processCommand: a monitor (a replica there) may not touch the keyspace.
+  if (session.monitor() && (spec->flags & (kCmdWrite | kCmdReadonly)) != 0) {
+    reply.error("ERR Replica can't interact with the keyspace");
+    return {nullptr, index};
+  }
   if ((spec->flags & kCmdNoMulti) != 0 && session.multi().active) {
     reply.error("ERR Command not allowed inside a transaction");
     return {nullptr, index};
@@ -139,6 +145,7 @@ asio::awaitable<void> counted_barrier(Session& session, Args argv) {
   if (!error.empty()) command_stats::record_error_reply(error);
   command_stats::record_call(a.index, ns, !error.empty());
   if ((a.spec->flags & kCmdSkipSlowlog) == 0) slowlog_record(session, argv, ns);
+  if (session.feeding_monitors() && (a.spec->flags & kCmdAdmin) == 0) feed_monitors(session, argv);
 }
 
 // Between MULTI and EXEC a command is queued (multi.c queueMultiCommand): its arguments are
@@ -207,6 +214,8 @@ Barrier dispatch(Session& session, Args argv) {
   if (failed) command_stats::record_error_reply(error);
   command_stats::record_call(a.index, ns, failed);
   slowlog_record(session, argv, ns);
+  // server.c call(): monitors see a command once it ran, admin commands never.
+  if (session.feeding_monitors() && (spec->flags & kCmdAdmin) == 0) feed_monitors(session, argv);
   return nullptr;
 }
 

@@ -30,6 +30,7 @@ std::span<const CommandSpec> introspection_commands();  // introspection.cpp
 std::span<const CommandSpec> transaction_commands();    // transactions.cpp
 std::span<const CommandSpec> expiry_commands();         // expiry.cpp
 std::span<const CommandSpec> slowlog_commands();        // slowlog.cpp
+std::span<const CommandSpec> monitor_commands();        // monitor.cpp
 
 // CLIENT's subcommands that read the connection registry (clients.cpp).
 asio::awaitable<void> cmd_client_list(Session& s, Args a);

@@ -12,21 +12,10 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TESSERA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TESSERA_ASAN 1
-#endif
-#endif
-#if TESSERA_ASAN
-// The sanitizer runtime's (GCC's and clang's); declared here because GCC ships no header for it.
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
-#endif
-
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/commands/command_stats.hpp>
+#include <tessera/server/commands/metrics.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 #include <tessera/server/shard/shard_calls.hpp>
 
@@ -58,26 +47,6 @@ std::string human_bytes(std::uint64_t n) {
   if (n < 1024ull * 1024) return fmt::format("{:.2f}K", d / 1024);
   if (n < 1024ull * 1024 * 1024) return fmt::format("{:.2f}M", d / (1024.0 * 1024));
   return fmt::format("{:.2f}G", d / (1024.0 * 1024 * 1024));
-}
-
-// What the process has allocated from glibc's malloc, every arena (mallinfo2: the bytes in use in
-// the arenas plus the chunks mmap()ed directly): Redis's used_memory, which counts everything
-// (connections' buffers, the tables, the values), not only the store.
-// Under AddressSanitizer malloc is the sanitizer's, and mallinfo2 reports zeros: ask it instead.
-std::uint64_t allocated_bytes() {
-#if TESSERA_ASAN
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  const struct mallinfo2 mi = ::mallinfo2();
-  return static_cast<std::uint64_t>(mi.uordblks) + static_cast<std::uint64_t>(mi.hblkhd);
-#endif
-}
-
-std::uint64_t rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,8 +131,8 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
   }
   if (want("memory", true)) {
     section("Memory");
-    const std::uint64_t rss = rss_bytes();
-    const std::uint64_t used = allocated_bytes();
+    const std::uint64_t rss = process_rss_bytes();
+    const std::uint64_t used = process_allocated_bytes();
     const std::uint64_t maxmemory = st.store.maxmemory.load();
     field("used_memory", used);
     field("used_memory_human", human_bytes(used));
@@ -311,7 +280,7 @@ struct MemoryFigures {
 asio::awaitable<MemoryFigures> memory_figures(Session& s) {
   auto per_shard =
       co_await call_on_all(s.shards(), s.home(), [](Shard& sh) { return sh.store().map_stats(); });
-  MemoryFigures f{.allocated = allocated_bytes(), .rss = rss_bytes()};
+  MemoryFigures f{.allocated = process_allocated_bytes(), .rss = process_rss_bytes()};
   for (const auto& m : per_shard) {
     f.store += m.memory_bytes;
     f.keys += m.count;

@@ -163,10 +163,12 @@ asio::awaitable<void> cmd_exec(Session& s, Args) {
   }
   s.reply().array(queued.size());
   std::vector<std::string_view> views;
+  m.in_exec = true;
   for (const auto& argv : queued) {
     views.assign(argv.begin(), argv.end());
     if (const Barrier barrier = dispatch(s, views)) co_await barrier(s, views);
   }
+  m.in_exec = false;
 }
 
 constexpr ArgDoc kWatchArgs[] = {{.name = "key", .type = "key", .multiple = true}};

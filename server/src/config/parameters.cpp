@@ -31,37 +31,43 @@ constexpr std::string_view kAppendFsync[] = {"always", "everysec", "no"};
 constexpr std::string_view kDisklessLoad[] = {"disabled", "on-empty-db", "swapdb"};
 constexpr std::string_view kOomScoreAdj[] = {"no", "yes", "relative", "absolute"};
 
-std::string join_bind(const Config& c) {
+std::string join_words(const std::vector<std::string>& words) {
   std::string out;
-  for (const auto& b : c.bind) {
+  for (const auto& w : words) {
     if (!out.empty()) out += ' ';
-    out += b;
+    out += w;
   }
   return out;
 }
 
-void set_bind(Config& c, std::string_view v) {
-  c.bind.clear();
+std::string join_bind(const Config& c) { return join_words(c.bind); }
+
+std::vector<std::string> split_words(std::string_view v) {
+  std::vector<std::string> out;
   for (std::size_t pos = 0; pos < v.size();) {
     std::size_t end = v.find(' ', pos);
     if (end == std::string_view::npos) end = v.size();
-    if (end > pos) c.bind.emplace_back(v.substr(pos, end - pos));
+    if (end > pos) out.emplace_back(v.substr(pos, end - pos));
     pos = end + 1;
   }
+  return out;
 }
 
+void set_bind(Config& c, std::string_view v) { c.bind = split_words(v); }
+
+std::string join_metrics_bind(const Config& c) { return join_words(c.metrics_bind); }
+
+void set_metrics_bind(Config& c, std::string_view v) { c.metrics_bind = split_words(v); }
+
+// metrics-bind: "" (the server's bind addresses) or up to 16 addresses, as bind.
+std::string check_metrics_bind(std::string_view v) {
+  return split_words(v).size() > 16 ? "Too many bind addresses specified." : std::string();
+}
+
+// Redis's CONFIG_BINDADDR_MAX is 16; an empty list reads as too many, as in Redis.
 std::string check_bind(std::string_view v) {
-  if (v.find_first_not_of(' ') == std::string_view::npos)
-    return "Too many bind addresses specified.";
-  std::size_t count = 0;
-  for (std::size_t pos = 0; pos < v.size();) {
-    std::size_t end = v.find(' ', pos);
-    if (end == std::string_view::npos) end = v.size();
-    if (end > pos) ++count;
-    pos = end + 1;
-  }
-  if (count > 16) return "Too many bind addresses specified.";  // Redis's CONFIG_BINDADDR_MAX
-  return {};
+  const std::size_t count = split_words(v).size();
+  return count == 0 || count > 16 ? "Too many bind addresses specified." : std::string();
 }
 
 // client-output-buffer-limit <class> <hard> <soft> <seconds> [...]: Tessera bounds replies its own
@@ -371,11 +377,22 @@ const ParamSpec kParameters[] = {
      .set = set_field<&Config::maxmemory_samples>,
      .get = get_field<&Config::maxmemory_samples>,
      .publish = [](ServerState& s) { s.store.samples.store(s.config.maxmemory_samples); }},
+    {.name = "metrics-bind",
+     .type = ParamType::kList,
+     .flags = kParamMultiArg,
+     .default_text = "",
+     .help = "Addresses the Prometheus endpoint listens on (empty: bind's)",
+     .set = set_metrics_bind,
+     .get = join_metrics_bind,
+     .check = check_metrics_bind},
     {.name = "metrics-port",
      .type = ParamType::kInt,
-     .flags = kParamInert,
+     .min = 0,
+     .max = 65535,
      .default_text = "0",
-     .help = "the Prometheus endpoint is not there yet: only 0, off"},
+     .help = "Port of the Prometheus endpoint, HTTP GET /metrics (0: off)",
+     .set = set_field<&Config::metrics_port>,
+     .get = get_field<&Config::metrics_port>},
     {.name = "no-appendfsync-on-rewrite",
      .type = ParamType::kBool,
      .flags = kParamInert,

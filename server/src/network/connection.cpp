@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <tessera/protocol/limits.hpp>
@@ -28,6 +29,14 @@ class Connection::SocketSink final : public ReplySink {
  public:
   SocketSink(Connection& c, Shard& shard) : c_(c), shard_(shard) {}
   asio::awaitable<bool> write(std::string_view bytes) override {
+    // The monitor's writer sends it, in order with the lines. MONITOR's +OK is the first thing
+    // in the stream, ahead of any line: a command another client sends once it has seen the +OK
+    // is fed to it.
+    if (!c_.monitor_ && c_.session_ != nullptr && c_.session_->monitor())
+      c_.start_monitor(bytes);
+    else if (c_.monitor_)
+      c_.monitor_->append(bytes);
+    if (c_.monitor_) co_return true;
     // Piece by piece, so that every bit of progress counts as activity: a client that is slowly
     // receiving a long reply is not idle (Redis refreshes its last interaction on each write).
     while (!bytes.empty()) {
@@ -51,11 +60,16 @@ Connection::Connection(ShardSet& shards, ServerState& state, unsigned home, Disp
       state_(state),
       home_(home),
       dispatch_(dispatch),
-      socket_(std::move(socket)) {}
+      socket_(std::move(socket)),
+      writer_done_(socket_.get_executor(), asio::steady_timer::time_point::max()) {}
 
 Connection::~Connection() { state_.connected_clients.fetch_sub(1, std::memory_order_relaxed); }
 
 void Connection::shut_down() {
+  if (monitor_) {  // nothing it was computing for: a monitor's stream never ends by itself
+    close_now();
+    return;
+  }
   stopping_ = true;
   boost::system::error_code ec;
   if (reading_) socket_.cancel(ec);  // a write in progress is left to finish
@@ -99,6 +113,54 @@ ClientRecord Connection::describe() const {
   return r;
 }
 
+void Connection::start_monitor(std::string_view first) {
+  monitor_ = std::make_shared<MonitorStream>(socket_.get_executor(), kMonitorOutputLimit, [this] {
+    spdlog::warn(
+        "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        client_id(), session_ != nullptr ? session_->peer() : std::string());
+    close_now();
+  });
+  monitor_->append(first);
+  monitor_hub().add(monitor_);
+  timeout_exempt = true;
+  writer_running_ = true;
+  asio::co_spawn(socket_.get_executor(), write_monitor(monitor_), [this](std::exception_ptr e) {
+    writer_running_ = false;
+    writer_done_.cancel();
+    if (e) close_now();
+  });
+}
+
+asio::awaitable<void> Connection::write_monitor(std::shared_ptr<MonitorStream> stream) {
+  Shard& shard = shards_.shard(home_);
+  std::string out;
+  for (;;) {
+    const MonitorStream::Taken taken = stream->take(out);
+    if (taken.over_limit) co_return;  // the stream's overflow handler closes the connection
+    if (!out.empty()) {
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), kUseTuple);
+      if (ec) {
+        close_now();
+        co_return;
+      }
+      last_active_s = shard.clock_s();
+      if (out.capacity() > (1u << 20)) std::string().swap(out);  // a burst's buffer goes back
+      continue;
+    }
+    if (taken.closed) co_return;
+    co_await stream->wait();
+  }
+}
+
+asio::awaitable<void> Connection::stop_monitor() {
+  monitor_hub().remove(monitor_.get());
+  monitor_->close();
+  while (writer_running_) {
+    writer_done_.expires_at(asio::steady_timer::time_point::max());
+    co_await writer_done_.async_wait(kUseTuple);
+  }
+}
+
 asio::awaitable<void> Connection::run() {
   Shard& shard = shards_.shard(home_);
   // In the shard's list for the idle sweep and shutdown until destroyed (auto-unlink).
@@ -139,11 +201,15 @@ asio::awaitable<void> Connection::run() {
                    session.id(), parser.buffered());
       break;
     }
+    session.set_feeding_monitors(monitor_hub().active());
     if (co_await session.drain(parser, sink) == Session::Verdict::kClose) break;
     // A batch that ends with nothing buffered gives back a buffer a large request grew (above
     // 1 MB): otherwise the connection would wait for its next request holding it.
     if (parser.buffered() == 0) parser.trim();
   }
+  // A monitor ends by what ended its read loop: QUIT (its +OK is in the stream, written before
+  // the writer returns), or a closed or failed socket (the writer's write fails at once).
+  if (monitor_) co_await stop_monitor();
   session_ = nullptr;
   parser_ = nullptr;
   boost::system::error_code ignored;

@@ -14,6 +14,14 @@
 // being read from: what it can pin is one chunk of replies plus its unparsed input, which the
 // query buffer limit bounds.
 //
+// MONITOR (commands/monitor.hpp): once a batch made the session a monitor, its first write
+// registers a MonitorStream with the hub and starts a writer beside the read loop; from then on
+// every byte it sends (its own replies and the lines fed from any shard) goes through the stream,
+// so the writer is the socket's only writer. The read loop goes on (a monitor may still run
+// commands that do not touch the keyspace, and QUIT); when it ends, the connection unregisters the
+// stream and waits for the writer to finish before it closes the socket. A monitor is exempt from
+// the idle timeout (as in Redis) and does not wait for its writes at shutdown.
+//
 // Idle memory: a batch that ends with nothing buffered trims the parser's buffer (above 1 MB), and
 // the shard's tick calls release_idle_memory() on a connection idle for 2 s, which gives back the
 // session's buffers and shrinks the parser's to its default read size (16 KB). So an idle
@@ -24,6 +32,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <tessera/server/commands/monitor.hpp>
 #include <tessera/server/config/server_state.hpp>
 #include <tessera/server/session/session.hpp>
 #include <tessera/server/shard/shard_set.hpp>
@@ -48,6 +58,12 @@ class Connection final : public ConnectionHook {
 
  private:
   class SocketSink;
+  // The session just became a monitor: makes its stream with `first` (the batch's replies, the
+  // +OK last) in it, registers it and spawns write_monitor.
+  void start_monitor(std::string_view first);
+  asio::awaitable<void> write_monitor(std::shared_ptr<MonitorStream> stream);
+  // Unregisters the stream and waits until write_monitor has returned.
+  asio::awaitable<void> stop_monitor();
   ShardSet& shards_;
   ServerState& state_;
   unsigned home_;
@@ -60,6 +76,9 @@ class Connection final : public ConnectionHook {
   bool stopping_ = false;
   bool fresh_parser_wanted_ = false;
   std::uint64_t accepted_s_ = 0;  // shard clock when run() began
+  std::shared_ptr<MonitorStream> monitor_;
+  bool writer_running_ = false;
+  asio::steady_timer writer_done_;  // cancelled when write_monitor returns
 };
 
 }  // namespace tessera::server

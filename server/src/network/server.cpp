@@ -24,6 +24,7 @@
 #include <tessera/server/persistence/persistence.hpp>
 
 #include "connection.hpp"
+#include "metrics_server.hpp"
 
 namespace tessera::server {
 
@@ -89,50 +90,72 @@ Server::Server(Config config, Dispatcher dispatch)
 
 Server::~Server() { shards_.stop(); }
 
+std::string open_listener(asio::io_context& context, std::string_view entry, int port, int backlog,
+                          Listener& out) {
+  const bool optional = entry.starts_with("-");
+  std::string host(bind_address(entry));
+  if (host == "localhost") host = "127.0.0.1";
+  if (host == "*") host = "0.0.0.0";
+  if (host == "::*") host = "::";
+  const std::string shown = host.find(':') != std::string::npos
+                                ? "[" + host + "]:" + std::to_string(port)
+                                : host + ":" + std::to_string(port);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return "Could not listen on " + shown + ": not an IP address";
+  const asio::ip::tcp::endpoint ep(address, static_cast<unsigned short>(port));
+  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(context);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) {
+    boost::system::error_code ignored;
+    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ignored);
+    // An IPv6 listener takes IPv6 only, so that "0.0.0.0" and "::" can both be bound.
+    if (address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ignored);
+    acceptor->bind(ep, ec);
+  }
+  if (!ec) acceptor->listen(backlog, ec);
+  if (ec) {
+    // Redis's '-' prefix: skip an address this machine does not have (or a family it lacks).
+    if (optional && (ec == asio::error::address_family_not_supported ||
+                     ec.value() == EADDRNOTAVAIL || ec.value() == EPROTONOSUPPORT)) {
+      spdlog::info("Skipping optional bind address {}: {}", shown, ec.message());
+      out = {};
+      return {};
+    }
+    std::string why = ec.message();
+    if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+    return "Could not listen on " + shown + ": " + why;
+  }
+  port = acceptor->local_endpoint().port();
+  out.shown = address.is_v6() ? "[" + host + "]:" + std::to_string(port)
+                              : host + ":" + std::to_string(port);
+  out.acceptor = std::move(acceptor);
+  return {};
+}
+
 std::string Server::listen() {
   int port = state_.config.port;
   for (const std::string& entry : state_.config.bind) {
-    const bool optional = entry.starts_with("-");
-    std::string host(bind_address(entry));
-    if (host == "localhost") host = "127.0.0.1";
-    if (host == "*") host = "0.0.0.0";
-    if (host == "::*") host = "::";
-    const std::string shown = host.find(':') != std::string::npos
-                                  ? "[" + host + "]:" + std::to_string(port)
-                                  : host + ":" + std::to_string(port);
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(host, ec);
-    if (ec) return "Could not listen on " + shown + ": not an IP address";
-    const asio::ip::tcp::endpoint ep(address, static_cast<unsigned short>(port));
-    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_);
-    acceptor->open(ep.protocol(), ec);
-    if (!ec) {
-      boost::system::error_code ignored;
-      acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ignored);
-      // An IPv6 listener takes IPv6 only, so that "0.0.0.0" and "::" can both be bound.
-      if (address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ignored);
-      acceptor->bind(ep, ec);
+    Listener l;
+    if (std::string error = open_listener(main_, entry, port, state_.config.tcp_backlog, l);
+        !error.empty()) {
+      return error;
     }
-    if (!ec) acceptor->listen(state_.config.tcp_backlog, ec);
-    if (ec) {
-      // Redis's '-' prefix: skip an address this machine does not have (or a family it lacks).
-      if (optional && (ec == asio::error::address_family_not_supported ||
-                       ec.value() == EADDRNOTAVAIL || ec.value() == EPROTONOSUPPORT)) {
-        spdlog::info("Skipping optional bind address {}: {}", shown, ec.message());
-        continue;
-      }
-      std::string why = ec.message();
-      if (!why.empty())
-        why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-      return "Could not listen on " + shown + ": " + why;
-    }
-    port = acceptor->local_endpoint().port();  // with port 0, every address gets the same one
-    listening_.push_back(address.is_v6() ? "[" + host + "]:" + std::to_string(port)
-                                         : host + ":" + std::to_string(port));
-    acceptors_.push_back(std::move(acceptor));
+    if (!l.acceptor) continue;                   // an optional address not available here
+    port = l.acceptor->local_endpoint().port();  // with port 0, every address gets the same one
+    listening_.push_back(std::move(l.shown));
+    acceptors_.push_back(std::move(l.acceptor));
   }
   if (acceptors_.empty()) return "Could not listen on any of the bind addresses";
   state_.port.store(port);
+  if (state_.config.metrics_port != 0) {
+    metrics_ = std::make_unique<MetricsServer>(main_, shards_, state_);
+    const auto& where =
+        state_.config.metrics_bind.empty() ? state_.config.bind : state_.config.metrics_bind;
+    if (std::string error = metrics_->listen(where, state_.config.metrics_port); !error.empty()) {
+      return error;
+    }
+  }
   return {};
 }
 
@@ -147,6 +170,7 @@ void Server::run(bool handle_signals) {
     asio::co_spawn(main_, accept_loop(*acceptor),
                    [](std::exception_ptr e) { log_exception(e, "acceptor"); });
   }
+  if (metrics_) metrics_->start();
   if (handle_signals) {
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
@@ -180,6 +204,7 @@ void Server::begin_shutdown() {
   shutting_down_ = true;
   boost::system::error_code ec;
   for (auto& acceptor : acceptors_) acceptor->close(ec);
+  if (metrics_) metrics_->stop();
   signals_.cancel(ec);
   for (unsigned i = 0; i < shards_.size(); ++i) {
     shards_.post(i, [&shard = shards_.shard(i)] {
@@ -251,7 +276,7 @@ asio::awaitable<void> Server::tick(Shard& shard) {
     const std::uint64_t timeout = state_.timeout.load(std::memory_order_relaxed);
     for (ConnectionHook& c : shard.connections()) {
       const std::uint64_t idle = now - c.last_active_s;
-      if (timeout != 0 && idle > timeout) {
+      if (timeout != 0 && idle > timeout && !c.timeout_exempt) {
         c.close_now();
       } else if (idle >= kReleaseIdleAfterS) {
         c.release_idle_memory();

@@ -29,6 +29,9 @@ struct Config {
   std::vector<std::string> bind = {"127.0.0.1"};
   int port = 6379;
   int tcp_backlog = 511;
+  // The Prometheus endpoint (network/metrics_server.hpp): 0 = off; its addresses, empty = bind's.
+  int metrics_port = 0;
+  std::vector<std::string> metrics_bind;
   int tcp_keepalive = 300;  // seconds; 0: no keepalive probes
   unsigned shards = 0;      // 0: one per hardware thread (resolved by parse_config)
   std::string requirepass;

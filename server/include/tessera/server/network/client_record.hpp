@@ -22,6 +22,7 @@ struct ClientRecord {
   std::uint64_t idle_s = 0;  // since its last read or write
   bool in_multi = false;
   bool no_evict = false;
+  bool monitor = false;
   std::int64_t multi = -1;      // commands queued in MULTI, -1 outside
   std::uint64_t qbuf = 0;       // bytes received, not yet executed
   std::uint64_t qbuf_free = 0;  // room left in the query buffer

@@ -21,6 +21,18 @@
 
 namespace tessera::server {
 
+class MetricsServer;
+
+// One listening socket for a bind entry ("127.0.0.1", "-::1", "*"...), as `bind` and
+// `metrics-bind` take them. Returns "" or what failed, in words; an optional ('-') address this
+// machine lacks leaves `out.acceptor` empty and is logged.
+struct Listener {
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+  std::string shown;  // "127.0.0.1:6379", "[::1]:6379"
+};
+std::string open_listener(asio::io_context& context, std::string_view entry, int port, int backlog,
+                          Listener& out);
+
 class Server {
  public:
   // Every connection's Session runs its commands through `dispatch` (commands/dispatch.hpp).
@@ -55,8 +67,9 @@ class Server {
   Dispatcher dispatch_;
   asio::io_context main_{1};
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
-  std::vector<std::string> listening_;  // "127.0.0.1:6379", "[::1]:6379" for the log
-  unsigned next_shard_ = 0;             // round-robin over the shards, for every acceptor
+  std::vector<std::string> listening_;      // "127.0.0.1:6379", "[::1]:6379" for the log
+  std::unique_ptr<MetricsServer> metrics_;  // with metrics-port set
+  unsigned next_shard_ = 0;                 // round-robin over the shards, for every acceptor
   asio::signal_set signals_{main_};
   bool shutting_down_ = false;
   int exit_status_ = 0;

@@ -14,6 +14,9 @@ struct MultiState {
   // A command was refused while queueing (unknown, wrong arity, NOAUTH, OOM, queue full): EXEC
   // replies EXECABORT and discards the transaction (multi.c flagTransaction).
   bool aborted = false;
+  // While EXEC runs the queued commands (MONITOR refuses to start there, as Redis refuses a client
+  // flagged deny-blocking).
+  bool in_exec = false;
   std::vector<std::vector<std::string>> queued;
   // What the queue holds, counting a fixed overhead per command and argument; bounded by
   // client-query-buffer-limit (a client cannot grow the server's memory without bound by

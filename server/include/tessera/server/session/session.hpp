@@ -208,6 +208,13 @@ class Session {
   bool no_evict() const { return no_evict_; }
   void set_no_evict(bool on) { no_evict_ = on; }
   bool resp3() const { return writer_.resp3(); }
+  // MONITOR (commands/monitor.hpp): the session asked to stream every command (its Connection
+  // starts the stream), and whether any monitor was registered when this batch began (set by the
+  // Connection before each batch; dispatch feeds the hub only then).
+  bool monitor() const { return monitor_; }
+  void set_monitor() { monitor_ = true; }
+  bool feeding_monitors() const { return feeding_monitors_; }
+  void set_feeding_monitors(bool on) { feeding_monitors_ = on; }
 
  private:
   enum class StepKind : std::uint8_t {
@@ -270,6 +277,8 @@ class Session {
   std::string local_;
   std::uint32_t last_command_ = 0;
   bool no_evict_ = false;
+  bool monitor_ = false;
+  bool feeding_monitors_ = false;
 
   std::string out_;  // replies in request order, not yet written
   protocol::ReplyWriter writer_{out_};

@@ -65,6 +65,7 @@ class ConnectionHook : public ConnectionListHook {
   virtual std::uint64_t client_id() const = 0;
   virtual ClientRecord describe() const = 0;
   std::uint64_t last_active_s = 0;  // shard clock (seconds) of the last read or write
+  bool timeout_exempt = false;      // a monitor: never closed by the idle timeout (as in Redis)
 };
 // auto_unlink hooks require a list without a stored size (size() counts: INFO only).
 using ConnectionList =
