@@ -167,3 +167,31 @@ TEST_CASE("e2e operating: a killed test binary leaves no server behind (PR_SET_P
   CHECK(eventually([&] { return !running(); }));
   if (running()) ::kill(server_pid, SIGKILL);
 }
+
+TEST_CASE("e2e operating: the shutdown log says what happens to the keys in memory") {
+  // Without save rules (the launcher passes --save ""): the keys are dropped, and the log says so.
+  {
+    auto server = start_tessera(1);
+    RawConnection c(server.port());
+    CHECK(c.roundtrip(resp({"SET", "a", "1"}), 5) == "+OK\r\n");
+    CHECK(c.roundtrip(resp({"SET", "b", "1"}), 5) == "+OK\r\n");
+    const auto status = server.stop(SIGINT);
+    REQUIRE(status.has_value());
+    CHECK(WIFEXITED(*status));
+    const std::string log = server.output();
+    CHECK(log.find("(1 shard)") != std::string::npos);  // not "(1 shards)"
+    CHECK(log.find("Not saving: no save rules (save \"\"); the 2 keys in memory are dropped") !=
+          std::string::npos);
+  }
+  // With save rules the final snapshot is saved instead, and nothing is said to be dropped.
+  {
+    auto server = start_tessera(2, {"--save", "3600 1"});
+    RawConnection c(server.port());
+    CHECK(c.roundtrip(resp({"SET", "a", "1"}), 5) == "+OK\r\n");
+    server.stop(SIGINT);
+    const std::string log = server.output();
+    CHECK(log.find("(2 shards)") != std::string::npos);
+    CHECK(log.find("DB saved on disk (1 keys") != std::string::npos);
+    CHECK(log.find("dropped") == std::string::npos);
+  }
+}

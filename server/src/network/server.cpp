@@ -188,9 +188,20 @@ void Server::run(bool handle_signals) {
   shards_.stop();
   // The shard threads have been joined: their stores may be read from here (the save at exit,
   // when save rules are set and no SHUTDOWN decided it already).
-  if (state_.persistence != nullptr) {
-    state_.persistence->stop();  // no background save starts or finishes from here on
-    if (!state_.persistence->save_at_exit()) exit_status_ = 1;
+  Persistence* p = state_.persistence;
+  if (p != nullptr) {
+    p->stop();  // no background save starts or finishes from here on
+    if (!p->save_at_exit()) exit_status_ = 1;
+  }
+  // Without save rules (save "") and no SHUTDOWN SAVE, the keys in memory are gone with the
+  // process: the log says so, so that nobody mistakes a quiet exit for a saved one.
+  if (p == nullptr || (!p->has_save_rules() && !p->exit_save_skipped())) {
+    std::size_t keys = 0;
+    for (unsigned i = 0; i < shards_.size(); ++i) keys += shards_.shard(i).store().count();
+    if (keys != 0) {
+      spdlog::warn("Not saving: no save rules (save \"\"); the {} key{} in memory {} dropped", keys,
+                   keys == 1 ? "" : "s", keys == 1 ? "is" : "are");
+    }
   }
   spdlog::info("Tessera is now ready to exit, bye bye...");
 }

@@ -110,6 +110,7 @@ class Persistence {
   bool save_at_exit();
   // SHUTDOWN decided (saved already, or NOSAVE): the exit path does not save again.
   void skip_exit_save() { skip_exit_save_ = true; }
+  bool exit_save_skipped() const { return skip_exit_save_; }
 
   bool save_in_progress() const { return in_progress_.load(); }
   // stop-writes-on-bgsave-error: save rules are set and the last background save failed.
