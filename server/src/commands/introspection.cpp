@@ -222,10 +222,10 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
                      "splits={},merges={},longest_growth_step_us={},longest_growth_step_moves={},"
                      "connections={},commands={}\r\n",
                      i, x.map.count, x.map.capacity, x.map.tombstones, x.map.memory_bytes,
-                     x.map.max_probe, x.map.grows, x.map.rehashes, x.store.growth_events,
-                     x.store.longest_growth_ns / 1000, x.map.segments, x.map.splits, x.map.merges,
-                     x.map.longest_step_ns / 1000, x.map.longest_step_moves, x.connections,
-                     x.shard.commands);
+                     x.map.max_probe, x.map.grows, x.map.rehashes,
+                     x.map.grows + x.map.rehashes + x.map.splits, x.map.longest_step_ns / 1000,
+                     x.map.segments, x.map.splits, x.map.merges, x.map.longest_step_ns / 1000,
+                     x.map.longest_step_moves, x.connections, x.shard.commands);
     }
   }
   return out;

@@ -92,7 +92,7 @@ std::optional<map::KvEntryView> Store::lookup(std::string_view key, bool touch_i
 }
 
 std::uint32_t Store::new_access() const {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = access_now_ms();
   if (policy_is_lfu(settings_->policy.load(std::memory_order_relaxed))) {
     return (lfu_minutes(now) << 8) | kLfuInitVal;
   }
@@ -103,7 +103,7 @@ std::uint32_t Store::lfu_frequency(std::uint32_t access) const {
   // evict.c LFUDecrAndReturn: one decrement per lfu-decay-time minutes since the last one.
   const std::uint32_t last = access >> 8;
   std::uint32_t counter = access & 0xFF;
-  const std::uint32_t now = lfu_minutes(now_ms());
+  const std::uint32_t now = lfu_minutes(access_now_ms());
   const std::uint32_t elapsed = now >= last ? now - last : 65535 - last + now;
   const std::uint32_t periods =
       settings_->lfu_decay_minutes != 0 ? elapsed / settings_->lfu_decay_minutes : 0;
@@ -113,13 +113,13 @@ std::uint32_t Store::lfu_frequency(std::uint32_t access) const {
 
 std::uint64_t Store::idle_ms(std::uint32_t access) const {
   // evict.c estimateObjectIdleTime: the clock wraps every 2^24 s (194 days).
-  const std::uint32_t now = lru_clock(now_ms());
+  const std::uint32_t now = lru_clock(access_now_ms());
   const std::uint64_t seconds = now >= access ? now - access : now + (kLruClockMax - access);
   return seconds * 1000;
 }
 
 void Store::touch(map::KvEntryView e) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = access_now_ms();
   if (!policy_is_lfu(settings_->policy.load(std::memory_order_relaxed))) {
     e.set_access(lru_clock(now));
     return;
@@ -191,7 +191,7 @@ SetResult Store::set(std::string_view key, std::string_view value, SetCondition 
   const bool blocked = (condition == SetCondition::kIfAbsent && existed) ||
                        (condition == SetCondition::kIfPresent && !existed);
   if (!blocked) {
-    put_timed(key, value, deadline);
+    write(key, value, deadline);
     result.written = true;
   }
   return result;
@@ -347,7 +347,7 @@ SizeEdit Store::append(std::string_view key, std::string_view tail) {
   make_room();
   auto e = lookup(key, true);
   if (!e) {
-    put_timed(key, tail, DeadlineUpdate::clear());
+    write(key, tail, DeadlineUpdate::clear());
     return {EditStatus::kDone, tail.size()};
   }
   const std::string_view value = e->value();
@@ -402,9 +402,8 @@ bool Store::put_content(std::string_view key, const StoredValue& content, bool o
   } else {
     reclaim_if_expired(key);
   }
-  put_timed(
-      key, content.value,
-      content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear());
+  write(key, content.value,
+        content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear());
   if (content.edited) edited_in_place(key, content.value.size());
   return true;
 }
@@ -445,7 +444,7 @@ void Store::edited_in_place(std::string_view key, std::size_t size) {
 void Store::reset_counters() {
   counters_.keyspace_hits = 0;
   counters_.keyspace_misses = 0;
-  counters_.longest_growth_ns = 0;
+  map_.reset_longest_step();
   counters_.expired_keys = 0;
   counters_.evicted_keys = 0;
   counters_.expired_time_cap_reached_count = 0;
@@ -648,24 +647,11 @@ bool Store::evict_one(EvictionPolicy policy) {
   return true;
 }
 
-void Store::put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline) {
-  const auto before = map_.stats();
+void Store::write(std::string_view key, std::string_view value, DeadlineUpdate deadline) {
   preserve(key);
-  const auto t0 = std::chrono::steady_clock::now();
-  const bool fresh = map_.put(key, value, mode_of(deadline), deadline.at_ms, new_access());
-  const auto t1 = std::chrono::steady_clock::now();
+  const auto r = map_.put_entry(key, value, mode_of(deadline), deadline.at_ms, new_access());
   changed(key);
-  if (!fresh) {
-    if (auto e = map_.find(key)) touch(*e);
-  }
-  const auto after = map_.stats();
-  if (after.grows != before.grows || after.rehashes != before.rehashes) {
-    const auto ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    ++counters_.growth_events;
-    counters_.last_growth_ns = ns;
-    if (ns > counters_.longest_growth_ns) counters_.longest_growth_ns = ns;
-  }
+  if (!r.inserted) touch(r.entry);  // an overwrite is an access; a new entry starts at now
   publish_memory();
 }
 

@@ -90,6 +90,17 @@ class KvMap {
   // the entry's block. An overwrite keeps the access clock; a new entry starts at `access`.
   bool put(std::string_view key, std::string_view value, DeadlineMode mode = DeadlineMode::kClear,
            std::int64_t deadline_ms = 0, std::uint32_t access = 0) {
+    return put_entry(key, value, mode, deadline_ms, access).inserted;
+  }
+  // put(), also returning the entry written (valid until the next mutation), so that a caller
+  // that updates its access clock needs no second lookup.
+  struct PutResult {
+    KvEntryView entry;
+    bool inserted;
+  };
+  PutResult put_entry(std::string_view key, std::string_view value,
+                      DeadlineMode mode = DeadlineMode::kClear, std::int64_t deadline_ms = 0,
+                      std::uint32_t access = 0) {
     const std::optional<std::int64_t> set_to =
         mode == DeadlineMode::kSet ? std::optional<std::int64_t>(deadline_ms) : std::nullopt;
     auto r = table_.get_or_put_adapted(key, EntryContext{}, [&] {
@@ -98,7 +109,7 @@ class KvMap {
     if (!r.found_existing) {
       entry_bytes_ += r.key_ptr->block_bytes();
       if (set_to) ++deadline_count_;
-      return true;
+      return {r.key_ptr->view(), true};
     }
     KvEntry& e = *r.key_ptr;
     KvEntryView old = e.view();
@@ -115,7 +126,7 @@ class KvMap {
       e = std::move(fresh);  // frees the old block; the key (so the hash) is the same
       if (had != next.has_value()) deadline_count_ += next ? 1 : -1;
     }
-    return false;
+    return {e.view(), false};
   }
 
   // Gives key the deadline `ms` (absolute, the caller's unit). False when the key is missing.
@@ -169,6 +180,8 @@ class KvMap {
     s.memory_bytes += entry_bytes_;
     return s;
   }
+  // CONFIG RESETSTAT: the longest growth step is measured again from now on.
+  void reset_longest_step() noexcept { table_.reset_longest_step(); }
 
   // Stateless scan with Redis's SCAN guarantee across growth, splits and merges (segmented_map.hpp
   // says what it promises and proves why it holds). Calls fn(std::string_view key, std::string_view

@@ -225,6 +225,10 @@ class SegmentedHashMap {
     s.longest_step_moves = t.longest_step_moves;
     return s;
   }
+  void reset_longest_step() noexcept {
+    totals_.longest_step_ns = 0;
+    totals_.longest_step_moves = 0;
+  }
 
   // ---- insertion --------------------------------------------------------------------------------
 

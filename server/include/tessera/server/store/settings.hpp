@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include <time.h>
+
 namespace tessera::server {
 
 // Milliseconds since the Unix epoch (what EXPIREAT, PEXPIRETIME and the deadlines in the entries
@@ -18,6 +20,10 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual std::int64_t now_ms() const = 0;
+  // The same time, possibly a few milliseconds behind (the kernel's tick): enough for the access
+  // clocks of LRU and LFU, kept in seconds and minutes, and read on every GET and SET, where the
+  // precise clock cost about 4% of the server's CPU (perf, redis-benchmark -P 16).
+  virtual std::int64_t coarse_now_ms() const { return now_ms(); }
 };
 
 class SystemClock final : public Clock {
@@ -26,6 +32,11 @@ class SystemClock final : public Clock {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+  }
+  std::int64_t coarse_now_ms() const override {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
   }
   static const SystemClock& instance() {
     static const SystemClock clock;

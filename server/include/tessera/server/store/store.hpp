@@ -168,9 +168,6 @@ struct StoredValue {
 
 // The store's own counters (INFO Stats and Shards); only the shard's thread touches them.
 struct StoreCounters {
-  std::uint64_t growth_events = 0;      // writes during which the map grew or rehashed in place
-  std::uint64_t longest_growth_ns = 0;  // the longest of those writes
-  std::uint64_t last_growth_ns = 0;
   std::uint64_t keyspace_hits = 0;  // get() that found the key
   std::uint64_t keyspace_misses = 0;
   std::uint64_t expired_keys = 0;  // removed because their deadline passed (lazily or actively)
@@ -216,6 +213,8 @@ class Store {
   std::optional<std::string> random_key(std::uint64_t seed);
   // The store's clock (ms since the epoch).
   std::int64_t now_ms() const { return settings_->clock->now_ms(); }
+  // For the access clocks only (LRU seconds, LFU minutes): see Clock::coarse_now_ms.
+  std::int64_t access_now_ms() const { return settings_->clock->coarse_now_ms(); }
 
   // ---- writes; on bad_alloc the store is unchanged (the map's strong guarantee) ----
   // Stores `value` under `key` unless `condition` blocks it; with `want_old`, returns the value the
@@ -342,9 +341,10 @@ class Store {
   }
   // One loop of the active cycle (expire.c's do/while body); true when the cycle should go on.
   bool expire_loop();
-  // Growth and in-place rehash run inline in the write that triggers them: every write is timed
-  // and the ones during which the map's growth counters moved are kept (the pause a client sees).
-  void put_timed(std::string_view key, std::string_view value, DeadlineUpdate deadline);
+  // Every write of a whole value goes through here. Growth and in-place rehash run inline in the
+  // write that triggers them; the map times its own steps (MapStats::longest_step_ns), so a write
+  // reads no clock for it.
+  void write(std::string_view key, std::string_view value, DeadlineUpdate deadline);
   void publish_memory() {
     memory_bytes_.store(map_.memory_bytes(), std::memory_order_relaxed);
     deadline_count_.store(map_.deadline_count(), std::memory_order_relaxed);
@@ -372,7 +372,7 @@ class Store {
   void edited_in_place(std::string_view key, std::size_t size);
   // A read-modify-write's new value, keeping the key's deadline (INCR, APPEND, SETRANGE).
   void put_keeping_deadline(std::string_view key, std::string_view value) {
-    put_timed(key, value, DeadlineUpdate::keep());
+    write(key, value, DeadlineUpdate::keep());
   }
 
   struct TransparentHash {
