@@ -1,7 +1,8 @@
 // Allocation failures inside key operations (issue 21 item 2): every command gets exactly one
 // reply, +OK only for a write that happened, and the replies after a failure stay in step.
 //
-// The failing allocator: this test executable replaces the global operator new. A thread that is
+// The failing allocator: this test executable replaces the global operator new (test_allocator.hpp;
+// it also counts each thread's allocations, for allocation_test.cpp). A thread that is
 // armed fails every allocation whose size falls in [fail_from, fail_below) with std::bad_alloc, and
 // allocates normally otherwise. The window is chosen so that only the store's entry block for a
 // value of about 1.2 MB falls in it: the request buffer is either on another thread or made larger
@@ -15,10 +16,16 @@
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/server/in_process_session.hpp>
 
+#include "test_allocator.hpp"
+
 // GCC sees malloc'd memory reach free() through operator delete and warns; both are ours.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
+
+namespace tessera::test {
+thread_local std::size_t allocations = 0;
+}  // namespace tessera::test
 
 namespace {
 thread_local std::size_t t_fail_from = 0;
@@ -26,6 +33,7 @@ thread_local std::size_t t_fail_below = 0;
 }  // namespace
 
 void* operator new(std::size_t n) {
+  ++tessera::test::allocations;
   if (n >= t_fail_from && n < t_fail_below) throw std::bad_alloc();
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
