@@ -23,9 +23,13 @@ namespace tessera::server {
 namespace {
 
 constexpr std::size_t kPartBufferBytes = 1 << 20;
-// How long one slice of a background walk may run before the shard serves again.
-constexpr auto kSliceBudget = std::chrono::microseconds(1000);
-constexpr std::size_t kSliceBuckets = 64;             // buckets per snapshot_step within a slice
+// How long one slice of a background walk may run before the shard serves again. Short, as the
+// expiry cycle's slices (ShardSet::kExpireSlice): a batch of commands that travels between shards
+// waits for the slice on every shard it visits, so at 1 ms a pipelined writer whose keys alternate
+// between two shards fell from 190,000 to under 1,000 SETs/s during a BGSAVE (bench/compare
+// --workloads snapshot); at 50 µs it keeps most of its rate.
+constexpr auto kSliceBudget = std::chrono::microseconds(50);
+constexpr std::size_t kSliceBuckets = 16;             // buckets per snapshot_step within a slice
 constexpr std::int64_t kBgsaveRetryDelaySeconds = 5;  // Redis's CONFIG_BGSAVE_RETRY_DELAY
 
 std::int64_t unix_now() {
