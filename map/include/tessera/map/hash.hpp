@@ -12,8 +12,21 @@
 // treat short inputs (<= 16 bytes) with two overlapping reads and no loop, and finish with one more
 // folded multiply that mixes in the length. The code below is written for Tessera from that
 // description; the three odd 64-bit secrets are the constants those hashes publish (public domain).
-// It is not bit-compatible with either, and it is not meant to resist hash flooding (a server that
-// faces untrusted keys should seed it per process: every function takes a seed).
+// It is not bit-compatible with either.
+//
+// Seeds and flooding. Every function takes a 64-bit seed; the server draws one per process
+// (kv_map.hpp, --hash-seed), so that nobody who cannot learn the seed can choose keys that collide.
+// That only holds if no input can make the seed drop out of the state. A plain multiply can: when
+// an attacker-controlled word XOR its secret is zero, the 128-bit product is zero whatever the
+// other (seeded) factor is, and everything absorbed so far is forgotten. With the unprotected
+// mixing, every 16-byte key whose bytes 0-3 and 8-11 spell kSecret1 hashed to ONE value under
+// every seed (2^64 such keys; tests/map/hash_flood_test.cpp has them). So every multiply that
+// absorbs input keeps its factors as well ("protected" mixing, wyhash's WYHASH_CONDOM=2): the
+// string loop's state is product ^ factors, the last step XORs each half into its own factor.
+// A zero factor then leaves the seed in the state. This is not a keyed PRF (SipHash, which Redis
+// uses, is); what it promises is that no input is known to collide independently of the seed, at
+// two XORs per multiply. The map's own defence (segmented_map.hpp, FLOODING) bounds the damage if
+// a seed is ever known.
 #pragma once
 
 #include <bit>
@@ -40,11 +53,18 @@ inline std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) noexcept {
   return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
 }
 
-// Both halves of the product, kept apart (the last step of the string hash needs two words).
+// The folded multiply with its factors XORed in (design note, Seeds and flooding): a zero factor
+// cannot erase the other one. For mixing that absorbs input.
+inline std::uint64_t fold_mul_protected(std::uint64_t a, std::uint64_t b) noexcept {
+  return fold_mul(a, b) ^ a ^ b;
+}
+
+// Both halves of the product, each XORed into its own factor (the last step of the string hash
+// needs two words; protected as above).
 inline void mul_halves(std::uint64_t& a, std::uint64_t& b) noexcept {
   const U128 r = static_cast<U128>(a) * b;
-  a = static_cast<std::uint64_t>(r);
-  b = static_cast<std::uint64_t>(r >> 64);
+  a ^= static_cast<std::uint64_t>(r);
+  b ^= static_cast<std::uint64_t>(r >> 64);
 }
 
 // Unaligned little-endian-as-the-machine reads; memcpy is the defined way and compiles to one load.
@@ -65,6 +85,7 @@ inline std::uint64_t read32(const unsigned char* p) noexcept {
 // round in three independent lanes (so the multiplies overlap), then 16 at a time.
 inline Hash hash_bytes(const void* data, std::size_t len, std::uint64_t seed = 0) noexcept {
   using detail::fold_mul;
+  using detail::fold_mul_protected;
   using detail::kSecret0;
   using detail::kSecret1;
   using detail::kSecret2;
@@ -90,16 +111,18 @@ inline Hash hash_bytes(const void* data, std::size_t len, std::uint64_t seed = 0
       std::uint64_t lane1 = seed;
       std::uint64_t lane2 = seed;
       do {
-        seed = fold_mul(detail::read64(p) ^ kSecret1, detail::read64(p + 8) ^ seed);
-        lane1 = fold_mul(detail::read64(p + 16) ^ kSecret2, detail::read64(p + 24) ^ lane1);
-        lane2 = fold_mul(detail::read64(p + 32) ^ kSecret0, detail::read64(p + 40) ^ lane2);
+        seed = fold_mul_protected(detail::read64(p) ^ kSecret1, detail::read64(p + 8) ^ seed);
+        lane1 =
+            fold_mul_protected(detail::read64(p + 16) ^ kSecret2, detail::read64(p + 24) ^ lane1);
+        lane2 =
+            fold_mul_protected(detail::read64(p + 32) ^ kSecret0, detail::read64(p + 40) ^ lane2);
         p += 48;
         i -= 48;
       } while (i > 48);
       seed ^= lane1 ^ lane2;
     }
     while (i > 16) {
-      seed = fold_mul(detail::read64(p) ^ kSecret1, detail::read64(p + 8) ^ seed);
+      seed = fold_mul_protected(detail::read64(p) ^ kSecret1, detail::read64(p + 8) ^ seed);
       p += 16;
       i -= 16;
     }
