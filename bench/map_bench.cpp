@@ -171,7 +171,8 @@ struct Segmented {
   }
 };
 
-// The server's store: one block per entry, 8 table bytes per slot.
+// The server's store: one block per entry, 8 table bytes per slot. Built with the default seed (0),
+// fixed, so that runs are comparable (the server draws a random one per start).
 struct Kv {
   static constexpr const char* kName = "kvmap";
   using Map = tessera::map::KvMap;

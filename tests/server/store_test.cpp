@@ -1,9 +1,13 @@
 // Store: one shard's keyspace and what each data operation means, without RESP or threads.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <random>
 #include <set>
 #include <string>
+#include <tessera/map/hash.hpp>
 #include <tessera/server/store/store.hpp>
+#include <vector>
 
 using tessera::server::SetCondition;
 using tessera::server::Store;
@@ -77,4 +81,43 @@ TEST_CASE("store: reads, deletes, types, counters and memory") {
   s.clear();
   CHECK(s.count() == 0);
   CHECK(s.memory_bytes() == s.map_stats().memory_bytes);
+}
+
+TEST_CASE("store: RANDOMKEY draws every key, as often in sparse segments as in dense ones") {
+  // Every key whose top directory bit (hash bit 56, under the default settings' seed 0) is 0, and
+  // one in twenty of the others: segments of one half of the hash space hold ~20 times fewer keys.
+  // The former draw (a scan from a random cursor below the table's capacity) started almost always
+  // in the first segments of the hash space and never reached most keys.
+  auto upper = [](const std::string& k) {
+    return ((tessera::map::hash_string(k, 0) >> 56) & 1) != 0;
+  };
+  Store s;
+  std::size_t kept = 0;
+  std::size_t sparse_keys = 0;
+  for (int i = 0; i < 20000; ++i) s.set("r" + std::to_string(i), "v");
+  for (int i = 0; i < 20000; ++i) {
+    const std::string k = "r" + std::to_string(i);
+    if (upper(k) && i % 20 != 0) {
+      s.del(k);
+    } else {
+      ++kept;
+      sparse_keys += upper(k);
+    }
+  }
+  REQUIRE(s.count() == kept);
+  std::set<std::string> drawn;
+  std::size_t sparse_draws = 0;
+  const std::size_t draws = kept * 30;  // a key never drawn: probability e^-30 each
+  std::mt19937_64 seeds(7);             // RANDOMKEY passes each store a fresh random seed
+  for (std::size_t i = 0; i < draws; ++i) {
+    auto k = s.random_key(seeds());
+    REQUIRE(k);
+    drawn.insert(*k);
+    sparse_draws += upper(*k);
+  }
+  CHECK(drawn.size() == kept);
+  // The sparse half's share of the draws is its share of the keys, within 6 sigma.
+  const double p = static_cast<double>(sparse_keys) / static_cast<double>(kept);
+  const double expected = p * static_cast<double>(draws);
+  CHECK(std::abs(static_cast<double>(sparse_draws) - expected) < 6 * std::sqrt(expected * (1 - p)));
 }

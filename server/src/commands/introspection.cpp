@@ -220,12 +220,15 @@ std::string info_text(Session& s, const std::vector<ShardInfo>& shards,
                      "shard{}:keys={},capacity={},tombstones={},bytes={},max_probe={},grows={},"
                      "rehashes={},growth_events={},longest_growth_pause_us={},segments={},"
                      "splits={},merges={},longest_growth_step_us={},longest_growth_step_moves={},"
-                     "connections={},commands={}\r\n",
+                     "directory_depth={},long_probes={},lopsided_splits={},refused_doublings={},"
+                     "reseeds={},connections={},commands={}\r\n",
                      i, x.map.count, x.map.capacity, x.map.tombstones, x.map.memory_bytes,
                      x.map.max_probe, x.map.grows, x.map.rehashes,
                      x.map.grows + x.map.rehashes + x.map.splits, x.map.longest_step_ns / 1000,
                      x.map.segments, x.map.splits, x.map.merges, x.map.longest_step_ns / 1000,
-                     x.map.longest_step_moves, x.connections, x.shard.commands);
+                     x.map.longest_step_moves, x.map.directory_depth, x.map.long_probes,
+                     x.map.lopsided_splits, x.map.refused_doublings, x.map.reseeds, x.connections,
+                     x.shard.commands);
     }
   }
   return out;

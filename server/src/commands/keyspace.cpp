@@ -330,7 +330,8 @@ asio::awaitable<void> cmd_scan(Session& s, Args a) {
     // `redis-cli --scan` (always COUNT 10) at Redis's speed or better.
     const std::size_t want = pos.shard == s.home() ? asked : std::max(asked, kScanHopBatch);
     std::uint64_t map_next = 0;
-    if (pos.map_cursor < (std::uint64_t{1} << 32)) {  // larger ones cannot come from this server
+    // A map cursor is < 2^48 (its SCAN epoch above bit 32): larger ones cannot come from here.
+    if (pos.map_cursor < (std::uint64_t{1} << 48)) {
       map_next = co_await s.on_shard(pos.shard, [&](Shard& sh) {
         return sh.store().scan(pos.map_cursor, want - std::min(want - 1, keys.size()),
                                [&](std::string_view k) {

@@ -83,6 +83,7 @@ Trimmer& trimmer() {
 asio::awaitable<void> expire_loop(Shard& shard) {
   asio::steady_timer timer(shard.context());
   std::uint64_t peak = 0;
+  std::uint64_t reseeds = 0;
   auto next_tick = std::chrono::steady_clock::now();
   for (;;) {
     next_tick = std::max(next_tick + ShardSet::kExpireTick, std::chrono::steady_clock::now());
@@ -108,6 +109,17 @@ asio::awaitable<void> expire_loop(Shard& shard) {
     }
     // The cycle, not each slice, counts in expired_time_cap_reached_count (Redis's meaning).
     shard.store().end_expire_cycle(capped);
+    // The map rehashed itself under a fresh seed: keys chosen to collide under the old one came in
+    // (map/segmented_map.hpp, FLOODING). Worth a line in the log: someone knew the seed.
+    if (const map::MapStats st = shard.store().map_stats(); st.reseeds != reseeds) {
+      if (st.reseeds > reseeds) {
+        spdlog::warn(
+            "shard {}: keys colliding under the hash seed (long_probes={} lopsided_splits={} "
+            "refused_doublings={}): rehashed the store under a fresh random seed (reseeds={})",
+            shard.id(), st.long_probes, st.lopsided_splits, st.refused_doublings, st.reseeds);
+      }
+      reseeds = st.reseeds;  // FLUSHALL clears the count
+    }
     const std::uint64_t bytes = shard.store().memory_bytes();
     peak = std::max(peak, bytes);
 #if defined(__GLIBC__)
@@ -134,6 +146,7 @@ ShardSet::ShardSet(unsigned count, const StoreSettings* settings) {
     settings = own_settings_.get();
   }
   settings_ = settings;
+  shard_seed_ = settings->hash_seed ^ kShardSeedSalt;
   if (count == 0) count = 1;
   shards_.reserve(count);
   for (unsigned i = 0; i < count; ++i) {

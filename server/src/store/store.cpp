@@ -69,15 +69,23 @@ std::optional<EvictionPolicy> parse_policy(std::string_view name) {
 Store::Store(const StoreSettings* settings, unsigned shards)
     : settings_(settings != nullptr ? settings : &default_settings()),
       shards_(shards == 0 ? 1 : shards),
+      map_(settings_->hash_seed),
       rng_state_(0x9e3779b97f4a7c15ULL ^ reinterpret_cast<std::uintptr_t>(this)) {}
 
-std::uint64_t Store::random_u64() {
-  // splitmix64: a fast, well-spread sequence; the choice of victims need not be unpredictable.
-  std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+namespace {
+
+// splitmix64: a fast, well-spread sequence from any state (the choice of victims and of RANDOMKEY's
+// key need not be unpredictable).
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+}  // namespace
+
+std::uint64_t Store::random_u64() { return splitmix64(rng_state_); }
 
 std::optional<map::KvEntryView> Store::lookup(std::string_view key, bool touch_it) {
   auto e = map_.find(key);
@@ -278,15 +286,28 @@ std::optional<StringEncoding> Store::encoding(std::string_view key) {
 }
 
 std::optional<std::string> Store::random_key(std::uint64_t seed) {
-  // Start the scan at a random home bucket and take the first live key found, wrapping around to
-  // the beginning once. Every key is reachable from some start (not uniformly: a key after a long
-  // run of empty buckets is likelier, as with Redis's bucket sampling). Expired keys met are
-  // removed, as Redis's RANDOMKEY does.
+  // A key drawn uniformly (KvMap::random_entry: every key equally likely, however the segmented
+  // map's segments differ in size); an expired one drawn is removed, as Redis's RANDOMKEY does,
+  // and the draw repeated, up to kRandomKeyDraws times. Then (a shard of mostly expired keys), a
+  // scan from the beginning takes the first live key, removing the expired ones it meets.
   std::optional<std::string> found;
   const std::int64_t now = now_ms();
-  for (int attempt = 0; attempt < 2 && !found && map_.count() != 0; ++attempt) {
-    std::uint64_t cursor =
-        attempt == 0 ? (seed & 0xFFFFFFFF) % std::max<std::size_t>(map_.capacity(), 1) : 0;
+  std::uint64_t state = seed;
+  auto next = [&state] { return splitmix64(state); };
+  constexpr int kRandomKeyDraws = 100;
+  for (int draw = 0; draw < kRandomKeyDraws && !found; ++draw) {
+    auto e = map_.random_entry(next);
+    if (!e) break;
+    if (e->has_deadline() && now > e->deadline_ms()) {
+      doomed_.emplace_back(e->key());
+      remove_doomed_as_expired();
+      continue;
+    }
+    found.emplace(e->key());
+  }
+  if (found || map_.count() == 0) return found;
+  {
+    std::uint64_t cursor = 0;
     bool wrapped = false;
     while (!found && !wrapped) {
       cursor = map_.scan_entries(cursor, 1, [&](map::KvEntryView e) {
@@ -576,7 +597,7 @@ bool Store::evict_one(EvictionPolicy policy) {
   // Sample: entries from a random place in the table (a random scan cursor), skipping those the
   // policy may not evict, up to `samples` of them; an expired key met on the way goes first.
   std::vector<std::pair<std::uint64_t, std::string>> sampled;
-  std::uint64_t cursor = random_u64() & 0xFFFFFFFF;
+  std::uint64_t cursor = map_.cursor_at(random_u64());
   std::size_t visits = 0;
   const std::size_t max_visits = std::max<std::size_t>(samples * 64, 1024);
   do {

@@ -728,6 +728,11 @@ class HashMapUnmanaged {
   // the group a probe will read while the header is still being fetched (the segmented map).
   const std::uint8_t* metadata() const noexcept { return metadata_; }
 
+  // The key in slot i (< capacity()), or nullptr when the slot holds none (random sampling).
+  const K* key_at(Size i) const noexcept {
+    return (metadata_[i] & detail::kUsedBit) != 0 ? keys() + i : nullptr;
+  }
+
   // Moves an entry whose key is known to be absent, with its hash h under this map's context, into
   // the first non-used slot from its home: no search, no hashing, no allocation. Requires
   // available() > 0 (the caller sized the table first).

@@ -20,6 +20,18 @@
 // and equality read the key only): they change in place through a KvEntryView, also from the
 // const lookups and scans, and never move the entry.
 //
+// The hash seed. Keys are hashed with a seed the map is built with (EntryContext), never a fixed
+// one: the server draws it per process (--hash-seed), so that keys chosen to collide under one
+// seed mean nothing under another (hash.hpp, Seeds and flooding). Every hash the map computes
+// (lookups, inserts, splits, merges, scans) goes through that one context, so the map's hashing is
+// stable for its lifetime, with one exception: the flood defence. When the segmented map suspects
+// keys chosen to collide under the current seed (segmented_map.hpp, FLOODING: long probes or
+// lopsided splits, repeated), put() rehashes the whole map under a fresh seed from
+// std::random_device, which nobody outside knows (reseeds in MapStats). At most one reseed per
+// doubling of the key count: if the signals ever kept coming under fresh seeds (they cannot with
+// the hash working as designed), the reseeds cost O(1) amortised per insert, and the directory's
+// own bound still holds. A reseed starts a new SCAN epoch (cursors of the old one restart).
+//
 // The snapshot mark (one flag bit per entry) serves the server's forkless snapshot: every entry
 // this map creates or writes gets the map's current mark (snapshot_mark()); flip_snapshot_mark()
 // starts a snapshot, after which an entry whose mark differs from the map's has not been written,
@@ -30,9 +42,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <new>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -47,13 +61,16 @@ namespace tessera::map {
 class KvMap {
  public:
   KvMap() = default;
+  // A map whose keys are hashed with `seed` (design note, The hash seed).
+  explicit KvMap(std::uint64_t seed) : table_(EntryContext{seed}) {}
   KvMap(const KvMap&) = delete;
   KvMap& operator=(const KvMap&) = delete;
   KvMap(KvMap&& o) noexcept
       : table_(std::move(o.table_)),
         entry_bytes_(std::exchange(o.entry_bytes_, 0)),
         deadline_count_(std::exchange(o.deadline_count_, 0)),
-        snapshot_mark_(o.snapshot_mark_) {}
+        snapshot_mark_(o.snapshot_mark_),
+        count_at_reseed_(std::exchange(o.count_at_reseed_, 0)) {}
   KvMap& operator=(KvMap&& o) noexcept {
     if (this != &o) {
       clear();
@@ -61,6 +78,7 @@ class KvMap {
       entry_bytes_ = std::exchange(o.entry_bytes_, 0);
       deadline_count_ = std::exchange(o.deadline_count_, 0);
       snapshot_mark_ = o.snapshot_mark_;
+      count_at_reseed_ = std::exchange(o.count_at_reseed_, 0);
     }
     return *this;
   }
@@ -103,13 +121,17 @@ class KvMap {
                       std::uint32_t access = 0) {
     const std::optional<std::int64_t> set_to =
         mode == DeadlineMode::kSet ? std::optional<std::int64_t>(deadline_ms) : std::nullopt;
-    auto r = table_.get_or_put_adapted(key, EntryContext{}, [&] {
+    auto r = table_.get_or_put_adapted(key, table_.context(), [&] {
       return KvEntry::make(key, value, set_to, access, snapshot_mark_);
     });
     if (!r.found_existing) {
       entry_bytes_ += r.key_ptr->block_bytes();
       if (set_to) ++deadline_count_;
-      return {r.key_ptr->view(), true};
+      const KvEntryView entry = r.key_ptr->view();  // the block's: a reseed moves slots only
+      if (table_.flood_suspected()) [[unlikely]] {
+        defend();
+      }
+      return {entry, true};
     }
     KvEntry& e = *r.key_ptr;
     KvEntryView old = e.view();
@@ -167,6 +189,28 @@ class KvMap {
   bool snapshot_mark() const { return snapshot_mark_; }
   void flip_snapshot_mark() { snapshot_mark_ = !snapshot_mark_; }
 
+  // The seed the keys are hashed with now.
+  std::uint64_t hash_seed() const { return table_.context().seed; }
+
+  // Rehashes every key under `seed` (design note, The hash seed; put() does it by itself under
+  // attack). Strong guarantee on bad_alloc. Invalidates entry views and starts a new SCAN epoch.
+  void reseed(std::uint64_t seed) { table_.rebuild(EntryContext{seed}); }
+
+  // An entry chosen uniformly among all (segmented_map.hpp, random_key_ptr), nullopt when empty;
+  // next() returns uniform 64-bit values.
+  template <class Next>
+  std::optional<KvEntryView> random_entry(Next&& next) const {
+    const KvEntry* e = table_.random_key_ptr(next);
+    if (e == nullptr) return std::nullopt;
+    return e->view();
+  }
+
+  // A scan cursor at a position chosen by `bits` (for sampling from a random place), in the
+  // current SCAN epoch.
+  std::uint64_t cursor_at(std::uint64_t bits) const {
+    return (table_.scan_epoch() << 32) | (bits & 0xFFFFFFFFu);
+  }
+
   // Entries that have a deadline.
   std::size_t deadline_count() const { return deadline_count_; }
   std::size_t count() const { return table_.count(); }
@@ -187,7 +231,8 @@ class KvMap {
   // says what it promises and proves why it holds). Calls fn(std::string_view key, std::string_view
   // value) for the keys of the buckets visited from `cursor` on, until at least `count` keys were
   // emitted or 10*count buckets visited. Returns the next cursor; 0 means the iteration is
-  // complete. Cursors are always < 2^32; cursor 0 starts an iteration. fn must not modify the map.
+  // complete. Cursors are < 2^32 until a reseed, < 2^48 always (the SCAN epoch above bit 32);
+  // cursor 0 starts an iteration. fn must not modify the map.
   template <class Fn>
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
     return table_.scan(cursor, count,
@@ -206,6 +251,7 @@ class KvMap {
     table_.clear_and_free();
     entry_bytes_ = 0;
     deadline_count_ = 0;
+    count_at_reseed_ = 0;
   }
 
   // For tests: every invariant of the segmented map plus the byte count.
@@ -221,15 +267,34 @@ class KvMap {
   }
 
  private:
-  // Hashes and compares entries by their key bytes; also an adapter for std::string_view.
+  // Hashes (with the map's seed) and compares entries by their key bytes; also an adapter for
+  // std::string_view.
   struct EntryContext {
-    Hash hash(std::string_view k) const noexcept { return hash_string(k); }
-    Hash hash(const KvEntry& e) const noexcept { return hash_string(e.key()); }
+    std::uint64_t seed = 0;
+    Hash hash(std::string_view k) const noexcept { return hash_string(k, seed); }
+    Hash hash(const KvEntry& e) const noexcept { return hash_string(e.key(), seed); }
     bool eql(std::string_view a, const KvEntry& b) const noexcept { return a == b.key(); }
     bool eql(const KvEntry& a, const KvEntry& b) const noexcept { return a.key() == b.key(); }
   };
 
   using Table = SegmentedHashMap<KvEntry, void, EntryContext>;
+
+  // The flood defence (design note, The hash seed): reseed, at most once per doubling of count().
+  void defend() {
+    if (count() < 2 * count_at_reseed_) {
+      table_.forgive();
+      return;
+    }
+    try {
+      std::random_device rd;
+      reseed((std::uint64_t{rd()} << 32) ^ rd());
+      count_at_reseed_ = count();
+    } catch (const std::exception&) {
+      // No memory for the new structure (or no entropy source): the map stays as it was, under
+      // the old seed, and the write has happened; the directory's bound still holds.
+      table_.forgive();
+    }
+  }
 
   // Swaps in a block with the same key (so the same hash and slot), keeping the byte count.
   void replace_block(KvEntry& slot, KvEntry fresh) noexcept {
@@ -242,6 +307,7 @@ class KvMap {
   std::size_t entry_bytes_ = 0;
   std::size_t deadline_count_ = 0;
   bool snapshot_mark_ = false;
+  std::size_t count_at_reseed_ = 0;
 };
 
 }  // namespace tessera::map

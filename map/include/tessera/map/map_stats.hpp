@@ -31,6 +31,13 @@ struct MapStats {
   // merge or shrink, with any directory doubling or halving it caused. Wall time and entries moved.
   std::uint64_t longest_step_ns = 0;
   std::uint64_t longest_step_moves = 0;
+  // Flooding (segmented_map.hpp, FLOODING): inserts that probed past the long-probe bound, splits
+  // that left almost nothing on one side, directory doublings refused by its bound, and rebuilds
+  // under a fresh seed (KvMap's reseeds), since the map was built or cleared.
+  std::uint64_t long_probes = 0;
+  std::uint64_t lopsided_splits = 0;
+  std::uint64_t refused_doublings = 0;
+  std::uint64_t reseeds = 0;
 };
 
 }  // namespace tessera::map

@@ -65,6 +65,33 @@
 // POINTERS to keys and values stay valid until the next insert of a new key, or removal, in the
 // same map (either may move a segment's entries).
 //
+// FLOODING. Whoever knows the hash's seed can choose keys that share hash bits (kv_map.hpp draws
+// the seed per process so that nobody does; this is the defence for when a seed is known). Two
+// effects: keys sharing a segment's home bits make long probe runs (up to the segment's size per
+// lookup and, for SCAN, per bucket); keys sharing directory bits make each split of their segment
+// separate almost nothing, so the directory doubles again and again (16,384 entries for 42
+// segments, from 3,000 keys at ~4,000 tries each). The map watches for both, at two compares per
+// insert: an insert probing past kLongProbe slots is a long probe; a split of a full segment that
+// leaves fewer than kLopsidedBelow entries on one side is lopsided (with a hash the attacker cannot
+// predict, each side of a ~820-entry split is Binomial(n, 1/2): below 1/16 of a full segment
+// happens with probability under 10^-100). Either, REPEATED (kLongProbeRepeats long probes in one
+// segment since it was built, kLopsidedRepeats lopsided splits since the map was built), raises
+// flood_suspected(); the owner may then rebuild() the whole map under a context with a fresh seed
+// (KvMap does), which scatters the chosen keys again. Independently of any rebuild the directory
+// never doubles past kDirectoryPerSegment entries per segment: such a split grows the segment
+// instead (refused_doublings), so the directory's memory stays proportional to the data whatever
+// the keys. Why rebuild rather than only refuse: refusing bounds the directory but not the probe
+// runs (a segment grown past MaxSegmentCapacity holds every colliding key); a fresh seed ends both.
+// Why the whole map, inline: the signals need an attacker who knows the seed, and the fresh one is
+// secret, so it happens about once; one O(n) pass that allocates everything before it moves
+// anything keeps the strong guarantee simply.
+//
+// A rebuild changes every key's position, so it starts a new SCAN epoch: cursors carry the epoch
+// (rebuild count mod 2^16) above bit 32, and a cursor of another epoch restarts the iteration at
+// the beginning. SCAN's guarantee (below) still holds: keys present throughout are passed (the
+// restarted walk passes all), possibly twice, which it allows; the walk ends unless the map
+// rebuilds forever. Without a rebuild cursors are < 2^32 as before.
+//
 // SCAN: a stateless cursor with Redis's guarantee, whatever splits, merges, grows, shrinks and
 // rehashes happen between calls: (1) every key present from the first call (cursor 0) to the last
 // (which returns 0) is passed to fn at least once; (2) a key absent throughout is never passed;
@@ -105,7 +132,7 @@
 //   code = (prefix * 2 + 1) << (kMaxDepth - depth): the lowest set bit marks the depth. y has
 //   log2(MaxSegmentCapacity) bits; a segment grown past MaxSegmentCapacity (degenerate hashes
 //   only) is scanned at that granularity: a "bucket" is then every home with the same low bits.
-//   Cursor 0 starts; a cursor that no call returned (its code out of range) ends the iteration.
+//   Cursor 0 starts. Above bit 32 a cursor carries the SCAN epoch (FLOODING): 0 until a rebuild.
 #pragma once
 
 #include <algorithm>
@@ -161,6 +188,13 @@ class SegmentedHashMap {
   // Merge when a removal leaves a segment this small, with a buddy that fits beside it.
   static constexpr Size kMergeBelow = Table::max_load(MaxSegmentCapacity) / 4;
   static constexpr Size kMergedAtMost = Table::max_load(MaxSegmentCapacity) / 2;
+  // Flood detection and the directory's bound (design note, FLOODING). 16M inserts of random keys
+  // into 1024-slot tables filled to their limit probed at most 237 slots.
+  static constexpr Size kLongProbe = std::max<Size>(MaxSegmentCapacity / 4, 16);
+  static constexpr std::uint16_t kLongProbeRepeats = 8;
+  static constexpr Size kLopsidedBelow = Table::max_load(MaxSegmentCapacity) / 16;
+  static constexpr std::uint32_t kLopsidedRepeats = 2;
+  static constexpr std::size_t kDirectoryPerSegment = 16;
 
   SegmentedHashMap() = default;
   explicit SegmentedHashMap(const Allocator& alloc, const Ctx& ctx = Ctx{})
@@ -223,11 +257,93 @@ class SegmentedHashMap {
     s.shrinks = t.shrinks;
     s.longest_step_ns = t.longest_step_ns;
     s.longest_step_moves = t.longest_step_moves;
+    s.long_probes = t.long_probes;
+    s.lopsided_splits = t.lopsided_splits;
+    s.refused_doublings = t.refused_doublings;
+    s.reseeds = t.rebuilds;
     return s;
   }
   void reset_longest_step() noexcept {
     totals_.longest_step_ns = 0;
     totals_.longest_step_moves = 0;
+  }
+
+  // ---- flooding (design note, FLOODING) ---------------------------------------------------------
+
+  // Keys collide more than a hash the inserter cannot predict would let them: the owner should
+  // rebuild() under a fresh seed. Cleared by rebuild() and forgive().
+  bool flood_suspected() const noexcept { return totals_.flood_suspected; }
+  // Drops the suspicion without a rebuild (the owner declined one); new signals raise it again.
+  void forgive() noexcept {
+    totals_.flood_suspected = false;
+    totals_.lopsided_since_rebuild = 0;
+  }
+
+  // Moves every entry into a new structure under `ctx` (whose hash may differ from the current
+  // context's for every key: a new seed), sized for the current count, and makes ctx the map's
+  // context; starts a new SCAN epoch. O(n); everything is allocated before the first entry moves,
+  // so on bad_alloc the map is unchanged (strong guarantee). Invalidates pointers to entries.
+  void rebuild(const Ctx& ctx) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::size_t n = totals_.count;
+    std::vector<Hash> hashes;
+    hashes.reserve(n);
+    for (auto e : std::as_const(*this)) hashes.push_back(ctx.hash(*e.key_ptr));
+    // A uniform depth that leaves about half a full segment's load in each segment.
+    unsigned depth = 0;
+    while (depth < kMaxDepth && (n >> depth) > kMergedAtMost) ++depth;
+    const std::size_t size = std::size_t{1} << depth;
+    std::vector<Size> counts(size, 0);
+    for (const Hash h : hashes) ++counts[x_of(h) >> (kMaxDepth - depth)];
+    DirEntry* dir = new_directory(size);
+    std::size_t made = 0;
+    try {
+      for (; made < size; ++made) {
+        Segment* seg = new_segment(static_cast<std::uint32_t>(made), depth);
+        try {
+          if (counts[made] != 0) seg->table.ensure_total_capacity(alloc_, counts[made] + 1, ctx);
+        } catch (...) {
+          delete_segment(seg);
+          throw;
+        }
+        dir[made] = DirEntry{seg, nullptr, 0};
+      }
+    } catch (...) {
+      for (std::size_t i = 0; i < made; ++i) delete_segment(dir[i].segment);
+      free_directory(dir, size);
+      throw;
+    }
+    // Nothing below can fail.
+    {
+      std::size_t i = 0;
+      for (auto e : *this) {
+        const Hash h = hashes[i++];
+        dir[x_of(h) >> (kMaxDepth - depth)].segment->table.insert_moved(h, std::move(*e.key_ptr),
+                                                                        std::move(*e.value_ptr));
+      }
+    }
+    if (dir_) {
+      for_each_segment([&](Segment* seg) { delete_segment(seg); });
+      free_directory(dir_, directory_size());
+    }
+    dir_ = dir;
+    global_depth_ = depth;
+    at_global_depth_ = size;
+    ctx_ = ctx;
+    // The structure's totals start again from the new segments; the event counters go on.
+    Totals& t = totals_;
+    t.count = t.capacity = t.tombstones = t.table_bytes = 0;
+    t.displacement_total = 0;
+    t.max_displacement = t.largest_table = 0;
+    t.lopsided_since_rebuild = 0;
+    t.flood_suspected = false;
+    for (std::size_t i = 0; i < size; ++i) {
+      point_directory_at(dir[i].segment);
+      adopt(dir[i].segment->table.counters());
+    }
+    t.segments = size;
+    ++t.rebuilds;
+    note_step(t0, n);
   }
 
   // ---- insertion --------------------------------------------------------------------------------
@@ -444,9 +560,55 @@ class SegmentedHashMap {
 
   // Visits buckets from `cursor` until at least `count` keys were passed or 10 * count buckets were
   // visited; returns the next cursor, 0 when the iteration is complete (design note, SCAN). Cursors
-  // are < 2^32. fn(const K&, const StoredValue&) must not modify the map.
+  // are < 2^48 (< 2^32 until a rebuild). fn(const K&, const StoredValue&) must not modify the map.
   template <class Fn>
   std::uint64_t scan(std::uint64_t cursor, std::size_t count, Fn&& fn) const {
+    // A cursor of another epoch restarts at the beginning (design note, FLOODING).
+    const std::uint64_t epoch = scan_epoch();
+    const std::uint64_t next =
+        scan_positions((cursor >> 32) == epoch ? cursor & 0xFFFFFFFFu : 0, count, fn);
+    return next == 0 ? 0 : next | (epoch << 32);
+  }
+  // The current SCAN epoch (design note, FLOODING): what a cursor carries above bit 32.
+  std::uint64_t scan_epoch() const noexcept { return totals_.rebuilds & 0xFFFF; }
+
+  // A live entry chosen uniformly (every key equally likely, whatever the sizes and depths of the
+  // segments), or nullptr when the map is empty. next() returns uniform 64-bit values. Rejection
+  // sampling: a directory entry uniformly, kept only when it starts its segment's run (so every
+  // segment is equally likely, whatever its depth), then a slot uniformly in [0, the largest table
+  // size), kept when it lies in the segment's table and holds a key: each key has probability
+  // 1 / (directory size * largest size) per try. After kRandomTries misses (a sparse map), an exact
+  // O(segments + segment size) draw by rank, as uniform.
+  template <class Next>
+  const K* random_key_ptr(Next&& next) const {
+    if (totals_.count == 0) return nullptr;
+    const std::uint64_t bound = std::max<std::uint64_t>(totals_.largest_table, 1);
+    for (int i = 0; i < kRandomTries; ++i) {
+      const std::size_t at = next() & (directory_size() - 1);
+      const Segment* s = dir_[at].segment;
+      if ((at & (span(s) - 1)) != 0) continue;
+      const std::uint64_t slot = next() % bound;
+      if (slot >= s->table.capacity()) continue;
+      if (const K* k = s->table.key_at(static_cast<Size>(slot))) return k;
+    }
+    std::uint64_t rank = next() % totals_.count;
+    for (std::size_t at = 0; at < directory_size(); at += span(dir_[at].segment)) {
+      const Table& t = dir_[at].segment->table;
+      if (rank >= t.count()) {
+        rank -= t.count();
+        continue;
+      }
+      for (auto e : t) {
+        if (rank-- == 0) return e.key_ptr;
+      }
+    }
+    return nullptr;  // unreachable: the counts add up to count()
+  }
+  static constexpr int kRandomTries = 256;
+
+ private:
+  template <class Fn>
+  std::uint64_t scan_positions(std::uint64_t cursor, std::size_t count, Fn& fn) const {
     if (totals_.count == 0) return 0;
     ScanPosition c;
     if (!decode_cursor(cursor, c)) return 0;
@@ -485,6 +647,7 @@ class SegmentedHashMap {
     }
   }
 
+ public:
   // ---- checking (tests, debugging) --------------------------------------------------------------
 
   // Verifies the structure, O(size): every segment's table invariants; each directory run points to
@@ -543,6 +706,7 @@ class SegmentedHashMap {
     Table table;
     std::uint32_t prefix = 0;  // the top `depth` bits of x of every key in this segment
     std::uint8_t depth = 0;
+    std::uint16_t long_probes = 0;  // inserts past kLongProbe since the segment was built
   };
   // A directory entry: the segment, and a copy of where its table's metadata is and how many slots
   // it has, so that a lookup starts fetching the metadata group of its home slot right after the
@@ -570,6 +734,14 @@ class SegmentedHashMap {
     std::uint64_t shrinks = 0;
     std::uint64_t longest_step_ns = 0;
     std::uint64_t longest_step_moves = 0;
+    // Flooding (design note, FLOODING).
+    std::uint64_t long_probes = 0;
+    std::uint64_t lopsided_splits = 0;
+    std::uint64_t refused_doublings = 0;
+    std::uint64_t rebuilds = 0;  // the SCAN epoch is this mod 2^16
+    std::uint32_t lopsided_since_rebuild = 0;
+    bool flood_suspected = false;
+    Size largest_table = 0;  // at least every segment's capacity (random_key_ptr's bound)
   };
   using TableCounters = typename Table::Counters;
   struct ScanPosition {
@@ -720,6 +892,14 @@ class SegmentedHashMap {
   void account(Segment* s, const TableCounters& before) noexcept {
     const TableCounters after = s->table.counters();
     if (after.capacity != before.capacity) point_directory_at(s);  // the table was reallocated
+    // One new key in the same table: the displacement added is its probe (design note, FLOODING).
+    if (after.count == before.count + 1 && after.capacity == before.capacity &&
+        after.rehashes == before.rehashes &&
+        after.displacement_total - before.displacement_total >= kLongProbe) [[unlikely]] {
+      ++totals_.long_probes;
+      if (s->long_probes < kLongProbeRepeats) ++s->long_probes;
+      if (s->long_probes == kLongProbeRepeats) totals_.flood_suspected = true;
+    }
     account(before, after);
   }
   void account(const TableCounters& before, const TableCounters& after) noexcept {
@@ -728,6 +908,7 @@ class SegmentedHashMap {
     totals_.displacement_total += after.displacement_total - before.displacement_total;
     totals_.max_displacement = std::max(totals_.max_displacement, after.max_displacement);
     if (after.capacity != before.capacity) {  // the engine grew the table
+      totals_.largest_table = std::max(totals_.largest_table, after.capacity);
       totals_.capacity += std::size_t{after.capacity} - before.capacity;
       totals_.table_bytes +=
           Table::block_bytes(after.capacity) - Table::block_bytes(before.capacity);
@@ -743,6 +924,7 @@ class SegmentedHashMap {
     totals_.table_bytes -= Table::block_bytes(c.capacity);
   }
   void adopt(const TableCounters& c) noexcept {
+    totals_.largest_table = std::max(totals_.largest_table, c.capacity);
     totals_.count += c.count;
     totals_.capacity += c.capacity;
     totals_.tombstones += c.tombstones;
@@ -763,7 +945,7 @@ class SegmentedHashMap {
   Segment* new_segment(std::uint32_t prefix, unsigned depth) {
     SegmentAlloc a(alloc_);
     Segment* s = std::allocator_traits<SegmentAlloc>::allocate(a, 1);
-    ::new (static_cast<void*>(s)) Segment{Table{}, prefix, static_cast<std::uint8_t>(depth)};
+    ::new (static_cast<void*>(s)) Segment{Table{}, prefix, static_cast<std::uint8_t>(depth), 0};
     return s;
   }
   void delete_segment(Segment* s) noexcept {
@@ -821,9 +1003,18 @@ class SegmentedHashMap {
         ones += static_cast<Size>((h >> bit) & 1);
       }
     }
+    if (std::min(ones, n - ones) < kLopsidedBelow) {  // design note, FLOODING
+      ++totals_.lopsided_splits;
+      if (++totals_.lopsided_since_rebuild >= kLopsidedRepeats) totals_.flood_suspected = true;
+    }
     if (ones == 0 || ones == n) return false;
 
     const bool doubles = d == global_depth_;
+    if (doubles && directory_size() * 2 > kDirectoryPerSegment * (totals_.segments + 1)) {
+      ++totals_.refused_doublings;  // the segment grows instead (design note, FLOODING)
+      totals_.flood_suspected = true;
+      return false;
+    }
     DirEntry* bigger = doubles ? new_directory(directory_size() * 2) : nullptr;
     Segment* lower = nullptr;
     Segment* upper = nullptr;

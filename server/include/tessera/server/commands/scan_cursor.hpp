@@ -2,14 +2,16 @@
 //
 //   63                                10 9          0
 //   +-----------------------------------+------------+
-//   |  the shard map's own cursor (<2^32) |  shard id  |
+//   |  the shard map's own cursor (<2^48) |  shard id  |
 //   +-----------------------------------+------------+
 //
 // A shard's map cursor is a position in its hash space (see KvMap::scan), so it stays valid across
-// growth and rehash; shards are iterated in order and a shard that finishes hands over to the next
-// one with map cursor 0. Cursor 0 starts (shard 0, position 0) and the reply "0" ends the
-// iteration. A shard id at or past the shard count cannot come from this server: such a cursor ends
-// the iteration (Dragonfly does the same) rather than erroring, since the text itself was a number.
+// growth and rehash (below 2^32; above it, the map's SCAN epoch, which only a reseed against hash
+// flooding changes: a cursor of an older epoch restarts that shard's walk, segmented_map.hpp);
+// shards are iterated in order and a shard that finishes hands over to the next one with map cursor
+// 0. Cursor 0 starts (shard 0, position 0) and the reply "0" ends the iteration. A shard id at or
+// past the shard count cannot come from this server: such a cursor ends the iteration (Dragonfly
+// does the same) rather than erroring, since the text itself was a number.
 #pragma once
 
 #include <cstdint>

@@ -34,6 +34,9 @@ struct Config {
   std::vector<std::string> metrics_bind;
   int tcp_keepalive = 300;  // seconds; 0: no keepalive probes
   unsigned shards = 0;      // 0: one per hardware thread (resolved by parse_config)
+  // The seed of the key hashes (the stores' maps and the shard choice): 0 draws one at start
+  // (ServerState); another value fixes it, for tests and benchmarks that must be repeatable.
+  std::uint64_t hash_seed = 0;
   std::string requirepass;
   std::uint64_t maxclients = 10000;
   std::uint64_t maxmemory = 0;  // bytes of store memory; 0 = no limit

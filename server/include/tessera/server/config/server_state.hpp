@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <random>
 
 #include <tessera/server/config/config.hpp>
 #include <tessera/server/config/sha256.hpp>
@@ -29,6 +30,13 @@ struct ServerState {
     store.maxmemory = config.maxmemory;
     store.policy = config.maxmemory_policy;
     store.samples = config.maxmemory_samples;
+    store.hash_seed = config.hash_seed != 0 ? config.hash_seed : random_hash_seed();
+  }
+
+  // 64 bits from std::random_device (the OS's entropy), once per start.
+  static std::uint64_t random_hash_seed() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
   }
 
   Config config;

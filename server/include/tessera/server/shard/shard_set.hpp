@@ -10,10 +10,12 @@
 // that must be atomic hold the shards they involve (shard_hold.hpp): while a shard is held, the
 // work that would touch its store waits in the shard's FIFO (Shard::when_free).
 //
-// A key's shard is fastrange(hash_string(key, kShardSeed)) on the hash's top 32 bits: the map's
-// own hash with a seed of the shard layer's, so the shard choice shares no bits with the hash the
-// map derives its buckets and fingerprints from (seed 0): within a shard the map still sees
-// well-spread hashes.
+// A key's shard is fastrange(hash_string(key, shard seed)) on the hash's top 32 bits: the map's
+// own hash with the process's hash seed (StoreSettings::hash_seed, random per start unless
+// --hash-seed fixes it) XOR a constant of the shard layer's, so the shard choice shares no bits
+// with the hash the maps derive their directory bits, buckets and fingerprints from (the hash seed
+// itself): within a shard the map still sees well-spread hashes, and nobody who does not know the
+// seed can aim keys at one shard.
 #pragma once
 
 #include <atomic>
@@ -154,9 +156,8 @@ class Shard {
   ShardContext context_{1};
 };
 
-// The shard layer's seed for map::hash_string (any value but the map's 0 would do).
-inline constexpr std::uint64_t kShardSeed = 0x7e55e7a5eed5a1a7ULL;
-inline std::uint64_t shard_hash(std::string_view key) { return map::hash_string(key, kShardSeed); }
+// XORed into the hash seed for the shard choice (any constant but 0 would do).
+inline constexpr std::uint64_t kShardSeedSalt = 0x7e55e7a5eed5a1a7ULL;
 
 class ShardSet {
  public:
@@ -183,7 +184,8 @@ class ShardSet {
   Shard& shard(unsigned i) { return *shards_[i]; }
   unsigned shard_of(std::string_view key) const {
     // fastrange on the top 32 bits: size() <= kMaxShards, so the product fits in 64 bits.
-    return static_cast<unsigned>(((shard_hash(key) >> 32) * size()) >> 32);
+    const map::Hash h = map::hash_string(key, shard_seed_);
+    return static_cast<unsigned>(((h >> 32) * size()) >> 32);
   }
   // Runs f() on shard i's thread, later (never inline, even when called from that thread).
   template <class F>
@@ -201,6 +203,7 @@ class ShardSet {
   using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
   std::unique_ptr<StoreSettings> own_settings_;
   const StoreSettings* settings_;
+  std::uint64_t shard_seed_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<WorkGuard> guards_;
   std::vector<std::thread> threads_;

@@ -89,6 +89,10 @@ struct StoreSettings {
   // lfu-log-factor and lfu-decay-time (Redis's defaults; read-only here).
   std::uint32_t lfu_log_factor = 10;
   std::uint32_t lfu_decay_minutes = 1;
+  // The seed every store's map hashes its keys with, and the shard choice's (ShardSet): fixed
+  // before the shards start. ServerState draws it unless hash-seed fixes it; 0 here is a seed
+  // like any other (the unit tests' default).
+  std::uint64_t hash_seed = 0;
 };
 
 }  // namespace tessera::server
