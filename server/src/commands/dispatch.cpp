@@ -2,12 +2,12 @@
 // tessera/server/commands/dispatch.hpp).
 #include <tessera/server/commands/dispatch.hpp>
 
-#include <chrono>
 #include <string>
 #include <utility>
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/server/commands/command_stats.hpp>
+#include <tessera/server/commands/cycle_clock.hpp>
 #include <tessera/server/commands/monitor.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 
@@ -117,12 +117,6 @@ Admitted admit(Session& session, Args argv) {
   return {spec, index};
 }
 
-std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since)
-          .count());
-}
-
 // The reply `w` holds from `before` on is an error (`w` still being where the session writes).
 std::string_view error_written(Session& session, protocol::ReplyWriter* w, std::size_t before) {
   if (&session.reply() != w) return {};
@@ -136,9 +130,9 @@ asio::awaitable<void> counted_barrier(Session& session, Args argv) {
   const Admitted a = lookup(argv);
   protocol::ReplyWriter* w = &session.reply();
   const std::size_t before = w->out().size();
-  const auto start = std::chrono::steady_clock::now();
+  const CycleClock::Ticks start = CycleClock::now();
   co_await a.spec->async(session, argv);
-  const std::uint64_t ns = elapsed_ns(start);
+  const std::uint64_t ns = CycleClock::ns_since(start);
   // Barriers make no key operations of their own (EXEC's queued commands are counted as they are
   // dispatched), so an error here is the barrier's reply.
   const std::string_view error = error_written(session, w, before);
@@ -205,9 +199,9 @@ Barrier dispatch(Session& session, Args argv) {
   // fails counts its error itself, so it is counted here only if nothing counted it yet.
   const std::uint64_t errors_before = command_stats::errors_counted_here();
   const std::uint32_t outer = std::exchange(dispatching_command, a.index);
-  const auto start = std::chrono::steady_clock::now();
+  const CycleClock::Ticks start = CycleClock::now();
   spec->sync(session, argv);
-  const std::uint64_t ns = elapsed_ns(start);
+  const std::uint64_t ns = CycleClock::ns_since(start);
   dispatching_command = outer;
   const std::string_view error = error_written(session, w, before);
   const bool failed = !error.empty() && command_stats::errors_counted_here() == errors_before;
