@@ -315,6 +315,45 @@ TEST_CASE("segmented map: an allocation failure during a split leaves the map ex
   CHECK(st.live_bytes == 0);
 }
 
+TEST_CASE("segmented map: a merge into a table already of the merged size allocates nothing") {
+  // Mass deletion shrinks some segments first (their buddies are still too full to merge), so a
+  // later merge finds one side's table already the size the merged segment needs: the other
+  // side's entries move into it, with no allocation. With every allocation failing, only such
+  // merges can happen; they must, and leave a correct map.
+  using M = SegmentedHashMap<std::uint64_t, std::uint64_t, AutoContext<std::uint64_t>, 64,
+                             kDefaultMaxLoadPercentage, map_test::FailingAllocator<std::byte>>;
+  map_test::AllocState st;
+  {
+    M map{map_test::FailingAllocator<std::byte>(&st)};
+    const std::uint64_t n = 20'000;
+    for (std::uint64_t k = 0; k < n; ++k) map.put(k, k + 1);
+    std::vector<std::uint64_t> order(n);
+    for (std::uint64_t k = 0; k < n; ++k) order[k] = k;
+    std::mt19937_64 rng(5);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::size_t i = 0;
+    for (; i < n * 7 / 10; ++i) REQUIRE(map.remove(order[i]));
+    REQUIRE(map.stats().shrinks > 0);
+    st.fail_after = 0;  // from here on every allocation fails
+    const MapStats before = map.stats();
+    const long live_before = st.live_bytes;
+    for (; i < n * 9 / 10; ++i) {
+      const Structure was(map);
+      REQUIRE(map.remove(order[i]));
+      if (!(Structure(map) == was)) REQUIRE(map.check_invariants() == nullptr);
+    }
+    const MapStats after = map.stats();
+    st.fail_after = -1;
+    CHECK(after.merges > before.merges + 10);
+    CHECK(after.segments < before.segments);
+    CHECK(st.live_bytes < live_before);  // merged segments gave their tables back
+    REQUIRE(map.check_invariants() == nullptr);
+    for (; i < n; ++i) REQUIRE(*map.get(order[i]) == order[i] + 1);
+    CHECK(map.count() == n / 10);
+  }
+  CHECK(st.live_bytes == 0);
+}
+
 TEST_CASE("segmented map: growth moves at most one segment per step and never doubles memory") {
   using M = SegmentedHashMap<std::uint64_t, std::uint64_t, AutoContext<std::uint64_t>, 1024,
                              kDefaultMaxLoadPercentage, map_test::FailingAllocator<std::byte>>;

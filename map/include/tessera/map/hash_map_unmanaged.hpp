@@ -532,6 +532,16 @@ class HashMapUnmanaged {
     Hash h;
     const Size i = find_index(q, adapter, &h);
     if (i == detail::kNotFound) return std::nullopt;
+    return fetch_remove_at(i, h);
+  }
+  template <LookupKey<Ctx, K> Q>
+  std::optional<KV> fetch_remove(const Q& key, const Ctx& ctx = Ctx{}) noexcept {
+    return fetch_remove_adapted(key, ctx);
+  }
+  // Removes the entry in slot i (one find_in returned), whose key hashes to h.
+  void remove_at(Size i, Hash h) noexcept { erase_at(i, h); }
+  // Removes the entry in slot i (hash h) and returns its key and value.
+  std::optional<KV> fetch_remove_at(Size i, Hash h) noexcept {
     std::optional<KV> out;
     if constexpr (kStoresValues) {
       out.emplace(KV{std::move(keys()[i]), std::move(values()[i])});
@@ -540,10 +550,6 @@ class HashMapUnmanaged {
     }
     erase_at(i, h);
     return out;
-  }
-  template <LookupKey<Ctx, K> Q>
-  std::optional<KV> fetch_remove(const Q& key, const Ctx& ctx = Ctx{}) noexcept {
-    return fetch_remove_adapted(key, ctx);
   }
   // Removes the entry whose stored key `key_ptr` points at (from get_key_ptr, an Entry, ...).
   void remove_by_ptr(const K* key_ptr, const Ctx& ctx = Ctx{}) noexcept {
@@ -733,6 +739,45 @@ class HashMapUnmanaged {
     return (metadata_[i] & detail::kUsedBit) != 0 ? keys() + i : nullptr;
   }
 
+  // ---- lookups from outside the table object (the segmented map's directory) ------------------
+  //
+  // A table's metadata pointer and capacity locate everything a lookup reads: the header sits just
+  // before the metadata, and the keys and values arrays at the offsets layout(capacity) gives from
+  // the block's start. A caller that keeps both (the segmented map copies them into each directory
+  // entry) probes without reading the table object or its header: two dependent cache lines fewer
+  // per lookup. A view is valid until the table is reallocated or freed.
+  struct View {
+    const std::uint8_t* metadata = nullptr;
+    Size capacity = 0;
+  };
+  View view() const noexcept { return View{metadata_, capacity()}; }
+  // The slot holding q (whose hash is h), or kNotFound; the same probe as find_index.
+  template <class Q, class A>
+  static Size find_in(View t, const Q& q, Hash h, const A& adapter) noexcept {
+    if (t.capacity == 0) return detail::kNotFound;
+    const Slot s = probe_in<false>(t.metadata, t.capacity, key_array(t), q, h, adapter);
+    return s.found ? s.index : detail::kNotFound;
+  }
+  // The arrays of a viewed table (non-empty view). The block is the table's own, written through
+  // its non-const object; the view only lost the pointer's constness on the way.
+  static K* key_array(View t) noexcept {
+    return reinterpret_cast<K*>(block_address(t) + layout(t.capacity).keys);
+  }
+  static StoredValue* value_at(View t, Size i) noexcept {
+    if constexpr (kStoresValues) {
+      return reinterpret_cast<StoredValue*>(block_address(t) + layout(t.capacity).values) + i;
+    } else {
+      (void)t;
+      (void)i;
+      static StoredValue empty{};
+      return &empty;
+    }
+  }
+  // Starts fetching the line an insert or removal reads and writes first (the header).
+  static void prefetch_header(View t) noexcept {
+    if (t.capacity != 0) __builtin_prefetch(reinterpret_cast<const void*>(block_address(t)), 1);
+  }
+
   // Moves an entry whose key is known to be absent, with its hash h under this map's context, into
   // the first non-used slot from its home: no search, no hashing, no allocation. Requires
   // available() > 0 (the caller sized the table first).
@@ -797,6 +842,9 @@ class HashMapUnmanaged {
   // and fails the -Werror build with -Warray-bounds.
   Header* header() const noexcept {
     return reinterpret_cast<Header*>(reinterpret_cast<std::uintptr_t>(metadata_) - sizeof(Header));
+  }
+  static std::uintptr_t block_address(View t) noexcept {
+    return reinterpret_cast<std::uintptr_t>(t.metadata) - sizeof(Header);
   }
   K* keys() const noexcept { return header()->keys; }
   StoredValue* values() const noexcept { return header()->values; }
@@ -894,15 +942,18 @@ class HashMapUnmanaged {
   // find_or_slot describes, and without it {kNotFound, false}.
   template <bool kInsertSlot, class Q, class A>
   Slot probe(const Q& q, Hash h, const A& adapter) const noexcept {
-    const Size cap = header()->capacity;
+    return probe_in<kInsertSlot>(metadata_, header()->capacity, keys(), q, h, adapter);
+  }
+  template <bool kInsertSlot, class Q, class A>
+  static Slot probe_in(const std::uint8_t* md, Size cap, const K* ks, const Q& q, Hash h,
+                       const A& adapter) noexcept {
     const Size mask = cap - 1;
     const std::uint8_t want = detail::used_byte(h);
-    const K* ks = keys();
     Size idx = static_cast<Size>(h) & mask;
     Size remaining = cap;
     Size first_tombstone = detail::kNotFound;
     for (;;) {
-      const detail::Group g(metadata_ + idx);
+      const detail::Group g(md + idx);
       const Size n = std::min({detail::kGroupWidth, cap - idx, remaining});
       const std::uint32_t valid = (std::uint32_t{1} << n) - 1;
       const std::uint32_t free_mask = g.eq(detail::kFree) & valid;
