@@ -21,6 +21,7 @@
 #include <tessera/server/config/parameters.hpp>
 #include <tessera/server/config/server_state.hpp>
 #include <tessera/server/network/server.hpp>
+#include <tessera/server/persistence/aof.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 
 #ifndef TESSERA_VERSION
@@ -84,8 +85,13 @@ int main(int argc, char** argv) {
     Server server(std::move(config), &dispatch);
     find_parameter("loglevel")->publish(server.state());
     Persistence persistence(server.shards(), server.state());
-    // Loaded before listening: no client ever sees part of the file.
-    if (std::string why = persistence.load(); !why.empty()) {
+    // Destroyed before the server: its writer ends (writing and fsyncing what is pending) first.
+    AppendOnlyFile aof(server.shards(), server.state(), persistence);
+    // Loaded before listening: no client ever sees part of the file. With appendonly yes the
+    // append-only file is what is loaded (as Redis), or dump.rdb when there is no AOF yet.
+    if (std::string why =
+            server.state().config.appendonly ? aof.load_and_open() : persistence.load();
+        !why.empty()) {
       spdlog::critical("{}", why);
       return 1;
     }
@@ -104,6 +110,7 @@ int main(int argc, char** argv) {
     persistence.start();
     server.run();
     persistence.stop();
+    aof.stop();
     if (server.exit_status() != 0) {
       spdlog::shutdown();
       return server.exit_status();

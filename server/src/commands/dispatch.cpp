@@ -9,6 +9,7 @@
 #include <tessera/server/commands/command_stats.hpp>
 #include <tessera/server/commands/cycle_clock.hpp>
 #include <tessera/server/commands/monitor.hpp>
+#include <tessera/server/persistence/aof.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 
 #include "families.hpp"
@@ -112,6 +113,12 @@ Admitted admit(Session& session, Args argv) {
       p != nullptr && ((spec->flags & kCmdWrite) != 0 || spec->name == "ping") &&
       p->writes_refused()) {
     reply.error(kMisconfError);
+    return {nullptr, index};
+  }
+  if (const AppendOnlyFile* aof = session.state().aof;
+      aof != nullptr && ((spec->flags & kCmdWrite) != 0 || spec->name == "ping") &&
+      aof->write_failed()) {
+    reply.error(aof->misconf_text());
     return {nullptr, index};
   }
   return {spec, index};

@@ -250,7 +250,14 @@ asio::awaitable<void> cmd_flushall(Session& s, Args a) {
     s.reply().syntax_error();
     co_return;
   }
-  // ASYNC frees synchronously too: each shard frees its own memory, in parallel.
+  // With the append-only file on, every shard is held, so that the flush is one unit in the file
+  // (persistence/aof.hpp); else each shard frees its own memory, in parallel (ASYNC too).
+  std::optional<Session::HoldGuard> hold;
+  if (s.state().aof != nullptr) {
+    std::vector<unsigned> all(s.shards().size());
+    for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
+    hold.emplace(co_await s.hold(std::move(all)));
+  }
   co_await s.on_all_shards([](Shard& sh) {
     sh.store().clear();
     return 0;

@@ -16,6 +16,7 @@
 #include <tessera/protocol/limits.hpp>
 #include <tessera/protocol/numbers.hpp>
 #include <tessera/server/config/server_state.hpp>
+#include <tessera/server/persistence/aof.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 #include <tessera/server/shard/shard_limits.hpp>
 
@@ -167,6 +168,16 @@ std::string check_dbfilename(std::string_view v) {
              ? std::string()
              : std::string("dbfilename can't be a path, just a filename");
 }
+// config.c isValidAOFfilename / isValidAOFdirname.
+std::string check_file_name(std::string_view v) {
+  if (v.empty() || v == "." || v == ".." || v.find('/') != std::string_view::npos) {
+    return "appendfilename/appenddirname can't be a path, just a filename";
+  }
+  return {};
+}
+void publish_aof(ServerState& s) {
+  if (s.aof != nullptr) s.aof->refresh();
+}
 void publish_persistence(ServerState& s) {
   if (s.persistence != nullptr) s.persistence->refresh();
 }
@@ -187,8 +198,13 @@ const ParamSpec kParameters[] = {
      .default_text = "no"},
     {.name = "aof-load-truncated",
      .type = ParamType::kBool,
-     .flags = kParamInert,
-     .default_text = "yes"},
+     .flags = kParamMutable,
+     .default_text = "yes",
+     .help = "At start-up, load an AOF whose last command was cut short (dropping it, with a "
+             "warning) instead of refusing to start",
+     .set = set_field<&Config::aof_load_truncated>,
+     .get = get_field<&Config::aof_load_truncated>,
+     .publish = publish_aof},
     {.name = "aof-rewrite-incremental-fsync",
      .type = ParamType::kBool,
      .flags = kParamInert,
@@ -199,34 +215,63 @@ const ParamSpec kParameters[] = {
      .default_text = "no"},
     {.name = "aof-use-rdb-preamble",
      .type = ParamType::kBool,
-     .flags = kParamInert,
-     .default_text = "yes"},
+     .flags = kParamMutable,
+     .default_text = "yes",
+     .help = "The AOF's base file is an RDB snapshot (yes) or commands (no)",
+     .set = set_field<&Config::aof_use_rdb_preamble>,
+     .get = get_field<&Config::aof_use_rdb_preamble>,
+     .publish = publish_aof},
     {.name = "appenddirname",
      .type = ParamType::kString,
-     .flags = kParamInert,
-     .default_text = "appendonlydir"},
+     .default_text = "appendonlydir",
+     .help = "The AOF's directory, in dir",
+     .set = set_field<&Config::appenddirname>,
+     .get = get_field<&Config::appenddirname>,
+     .check = check_file_name},
     {.name = "appendfilename",
      .type = ParamType::kString,
-     .flags = kParamInert,
-     .default_text = "appendonly.aof"},
+     .default_text = "appendonly.aof",
+     .help = "The AOF files' base name (appendonly.aof.1.incr.aof...)",
+     .set = set_field<&Config::appendfilename>,
+     .get = get_field<&Config::appendfilename>,
+     .check = check_file_name},
     {.name = "appendfsync",
      .type = ParamType::kEnum,
-     .flags = kParamInert,
+     .flags = kParamMutable,
      .choices = kAppendFsync,
-     .default_text = "everysec"},
+     .default_text = "everysec",
+     .help = "always: a write is acknowledged once fsynced (group commit); everysec: fsync once a "
+             "second; no: leave it to the kernel",
+     .set = set_field<&Config::appendfsync>,
+     .get = get_field<&Config::appendfsync>,
+     .publish = publish_aof},
     {.name = "appendonly",
      .type = ParamType::kBool,
-     .flags = kParamInert,
      .default_text = "no",
-     .help = "no append-only file yet (snapshots only): only 'no'"},
+     .help = "Log every write to the append-only file (appenddirname in dir), replayed at start-up",
+     .set = set_field<&Config::appendonly>,
+     .get = get_field<&Config::appendonly>},
     {.name = "auto-aof-rewrite-min-size",
      .type = ParamType::kMemory,
-     .flags = kParamInert,
-     .default_text = "64mb"},
+     .flags = kParamMutable,
+     .min = 0,
+     .max = INT64_MAX,
+     .default_text = "64mb",
+     .help = "No automatic AOF rewrite below this size",
+     .set = set_field<&Config::auto_aof_rewrite_min_size>,
+     .get = get_field<&Config::auto_aof_rewrite_min_size>,
+     .publish = publish_aof},
     {.name = "auto-aof-rewrite-percentage",
      .type = ParamType::kInt,
-     .flags = kParamInert,
-     .default_text = "100"},
+     .flags = kParamMutable,
+     .min = 0,
+     .max = INT32_MAX,
+     .default_text = "100",
+     .help = "Rewrite the AOF once it grew by this percentage over its size after the last "
+             "rewrite (0: never)",
+     .set = set_field<&Config::auto_aof_rewrite_percentage>,
+     .get = get_field<&Config::auto_aof_rewrite_percentage>,
+     .publish = publish_aof},
     {.name = "bind",
      .type = ParamType::kList,
      .flags = kParamMultiArg,

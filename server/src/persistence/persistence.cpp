@@ -14,6 +14,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <tessera/server/persistence/aof.hpp>
+#include <tessera/server/persistence/aof_files.hpp>
 #include <tessera/server/persistence/rdb.hpp>
 #include <tessera/server/shard/shard_hold.hpp>
 #include <utility>
@@ -49,18 +51,7 @@ std::string cwd_or_unknown() {
   return buf;
 }
 
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t k = ::write(fd, p, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
+using aof_files::write_all;
 
 }  // namespace
 
@@ -182,11 +173,12 @@ std::uint64_t Persistence::total_changes() const {
   return sum;
 }
 
-std::string Persistence::load() {
-  const std::string path = state_.config.dbfilename;
+std::string Persistence::load() { return load_rdb(state_.config.dbfilename, true); }
+
+std::string Persistence::load_rdb(const std::string& path, bool missing_ok) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return {};
+    if (errno == ENOENT && missing_ok) return {};
     return fmt::format("Fatal error loading the DB {}/{}: {}. Exiting.", cwd_or_unknown(), path,
                        std::strerror(errno));
   }
@@ -632,7 +624,8 @@ std::string Persistence::info() const {
   field("rdb_last_cow_size", 0);
   field("rdb_last_load_keys_expired", loaded_expired_.load());
   field("rdb_last_load_keys_loaded", loaded_keys_.load());
-  field("aof_enabled", 0);
+  const AppendOnlyFile* aof = state_.aof;
+  field("aof_enabled", aof != nullptr ? 1 : 0);
   field("aof_rewrite_in_progress", 0);
   field("aof_rewrite_scheduled", 0);
   field("aof_last_rewrite_time_sec", -1);
@@ -640,10 +633,11 @@ std::string Persistence::info() const {
   field("aof_last_bgrewrite_status", "ok");
   field("aof_rewrites", 0);
   field("aof_rewrites_consecutive_failures", 0);
-  field("aof_last_write_status", "ok");
+  field("aof_last_write_status", aof == nullptr || !aof->write_failed() ? "ok" : "err");
   field("aof_last_cow_size", 0);
   field("module_fork_in_progress", 0);
   field("module_fork_last_cow_size", 0);
+  if (aof != nullptr) out += aof->info();
   return out;
 }
 

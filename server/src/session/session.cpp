@@ -10,6 +10,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <tessera/server/persistence/aof.hpp>
 
 namespace tessera::server {
 
@@ -57,10 +58,21 @@ asio::awaitable<Session::HoldGuard> Session::hold(std::vector<unsigned> shards) 
   if (shards.empty()) co_return HoldGuard{};
   co_await hold_shards(shards_, home_, id_, shards);
   held_ = std::move(shards);
+  // The append-only file: the operation's changes are appended as one unit at the release.
+  for (unsigned s : held_) shards_.shard(s).store().begin_capture();
   co_return HoldGuard{this};
 }
 
 void Session::release_held() {
+  ChangeLog* log = nullptr;
+  std::vector<CapturedChanges> parts;
+  for (unsigned s : held_) {
+    Store& store = shards_.shard(s).store();
+    if (store.change_log() == nullptr) continue;
+    log = store.change_log();
+    parts.push_back(store.end_capture());
+  }
+  if (log != nullptr) log->append_unit(parts);  // before any other work reaches these stores
   release_shards(shards_, home_, held_);
   held_.clear();
 }
@@ -231,6 +243,10 @@ asio::awaitable<void> Session::run_steps() {
 
 asio::awaitable<bool> Session::write_out(ReplySink& sink) {
   if (out_.empty()) co_return true;
+  // appendfsync always: no reply leaves before the writes it follows are on disk.
+  if (AppendOnlyFile* aof = state_.aof; aof != nullptr && aof->fsync_always()) {
+    co_await aof->durable();
+  }
   const bool ok = co_await sink.write(out_);
   out_.clear();
   co_return ok;

@@ -9,6 +9,7 @@
 
 #include <tessera/protocol/ascii.hpp>
 #include <tessera/protocol/numbers.hpp>
+#include <tessera/protocol/reply_writer.hpp>
 
 namespace tessera::server {
 
@@ -200,6 +201,7 @@ SetResult Store::set(std::string_view key, std::string_view value, SetCondition 
                        (condition == SetCondition::kIfPresent && !existed);
   if (!blocked) {
     write(key, value, deadline);
+    log_set(key, value, deadline);
     result.written = true;
   }
   return result;
@@ -228,6 +230,9 @@ ExpireOutcome Store::expire(std::string_view key, std::int64_t at_ms, std::uint8
   preserve(key);
   map_.set_deadline(key, at_ms);
   changed(key);
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, at_ms).ptr;
+  log({"PEXPIREAT", key, std::string_view(buf, static_cast<std::size_t>(end - buf))});
   publish_memory();
   return ExpireOutcome::kSet;
 }
@@ -238,6 +243,7 @@ bool Store::persist(std::string_view key) {
   const bool had = map_.clear_deadline(key);
   if (had) {
     changed(key);
+    log({"PERSIST", key});
     publish_memory();
   }
   return had;
@@ -261,6 +267,11 @@ void Store::clear() {
   changes_.store(changes_.load(std::memory_order_relaxed) + removed, std::memory_order_relaxed);
   map_.clear();
   pool_.clear();
+  if (capturing_) {
+    captured_ = {{}, 0, true};  // what the capture kept before is gone with the keys
+  } else {
+    log({"FLUSHALL"});
+  }
   expire_cursor_ = 0;
   publish_memory();
 }
@@ -269,6 +280,7 @@ void Store::remove_entry(std::string_view key) {
   preserve(key);
   map_.remove(key);
   changed(key);
+  log({"DEL", key});
   publish_memory();
 }
 
@@ -348,6 +360,11 @@ IntEdit Store::incr_by(std::string_view key, std::int64_t delta) {
   char buf[24];
   const auto end = std::to_chars(buf, buf + sizeof buf, next).ptr;
   put_keeping_deadline(key, std::string_view(buf, static_cast<std::size_t>(end - buf)));
+  if (change_log_ != nullptr) {
+    char dbuf[24];
+    const auto dend = std::to_chars(dbuf, dbuf + sizeof dbuf, delta).ptr;
+    log({"INCRBY", key, std::string_view(dbuf, static_cast<std::size_t>(dend - dbuf))});
+  }
   return {EditStatus::kDone, next};
 }
 
@@ -361,6 +378,7 @@ FloatEdit Store::incr_by_float(std::string_view key, long double delta) {
   if (std::isnan(next) || std::isinf(next)) return {EditStatus::kNanOrInf, {}};
   FloatEdit out{EditStatus::kDone, protocol::format_long_double(next)};
   put_keeping_deadline(key, out.text);
+  log({"SET", key, out.text, "KEEPTTL"});  // t_string.c incrbyfloatCommand's propagation
   return out;
 }
 
@@ -369,6 +387,7 @@ SizeEdit Store::append(std::string_view key, std::string_view tail) {
   auto e = lookup(key, true);
   if (!e) {
     write(key, tail, DeadlineUpdate::clear());
+    log({"APPEND", key, tail});
     return {EditStatus::kDone, tail.size()};
   }
   const std::string_view value = e->value();
@@ -378,6 +397,7 @@ SizeEdit Store::append(std::string_view key, std::string_view tail) {
   joined.append(value).append(tail);
   put_keeping_deadline(key, joined);
   edited_in_place(key, joined.size());
+  log({"APPEND", key, tail});
   return {EditStatus::kDone, joined.size()};
 }
 
@@ -400,6 +420,11 @@ SizeEdit Store::set_range(std::string_view key, std::uint64_t offset, std::strin
   edited.replace(static_cast<std::size_t>(offset), part.size(), part);
   put_keeping_deadline(key, edited);
   edited_in_place(key, edited.size());
+  if (change_log_ != nullptr) {
+    char obuf[24];
+    const auto oend = std::to_chars(obuf, obuf + sizeof obuf, offset).ptr;
+    log({"SETRANGE", key, std::string_view(obuf, static_cast<std::size_t>(oend - obuf)), part});
+  }
   return {EditStatus::kDone, edited.size()};
 }
 
@@ -423,8 +448,10 @@ bool Store::put_content(std::string_view key, const StoredValue& content, bool o
   } else {
     reclaim_if_expired(key);
   }
-  write(key, content.value,
-        content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear());
+  const DeadlineUpdate deadline =
+      content.deadline_ms ? DeadlineUpdate::at(*content.deadline_ms) : DeadlineUpdate::clear();
+  write(key, content.value, deadline);
+  log_set(key, content.value, deadline);
   if (content.edited) edited_in_place(key, content.value.size());
   return true;
 }
@@ -479,6 +506,7 @@ void Store::remove_doomed_as_expired() {
     if (map_.remove(k)) {
       ++counters_.expired_keys;
       changed(k);
+      log({"DEL", k});
     }
   }
   doomed_.clear();
@@ -663,6 +691,7 @@ bool Store::evict_one(EvictionPolicy policy) {
   preserve(*victim);
   if (!map_.remove(*victim)) return false;
   changed(*victim);
+  log({"DEL", *victim});
   ++counters_.evicted_keys;
   publish_memory();
   return true;
@@ -674,6 +703,37 @@ void Store::write(std::string_view key, std::string_view value, DeadlineUpdate d
   changed(key);
   if (!r.inserted) touch(r.entry);  // an overwrite is an access; a new entry starts at now
   publish_memory();
+}
+
+void Store::log_slow(std::initializer_list<std::string_view> argv) {
+  if (capturing_) {
+    protocol::write_command(captured_.commands, argv);
+    ++captured_.count;
+    return;
+  }
+  log_scratch_.clear();
+  protocol::write_command(log_scratch_, argv);
+  change_log_->append(log_scratch_);
+  // A very large value leaves a large scratch behind: give it back.
+  if (log_scratch_.capacity() > (1u << 20)) std::string().swap(log_scratch_);
+}
+
+void Store::log_set(std::string_view key, std::string_view value, DeadlineUpdate deadline) {
+  if (change_log_ == nullptr) return;
+  switch (deadline.mode) {
+    case DeadlineUpdate::Mode::kClear:
+      log({"SET", key, value});
+      break;
+    case DeadlineUpdate::Mode::kKeep:
+      log({"SET", key, value, "KEEPTTL"});
+      break;
+    case DeadlineUpdate::Mode::kSet: {
+      char buf[24];
+      const auto end = std::to_chars(buf, buf + sizeof buf, deadline.at_ms).ptr;
+      log({"SET", key, value, "PXAT", std::string_view(buf, static_cast<std::size_t>(end - buf))});
+      break;
+    }
+  }
 }
 
 void Store::preserve_slow(std::string_view key) {

@@ -29,6 +29,8 @@ class InProcessSession {
   // Encodes argv as a multibulk command and sends it.
   std::string call(std::initializer_list<std::string_view> argv);
   std::string call(const std::vector<std::string>& argv);
+  // As after a successful AUTH (replaying the append-only file); before the first send.
+  void authenticate();
   // True once the session ended (QUIT, protocol error); later sends return "".
   bool closed() const { return closed_; }
   // Test-only: how many writes the session made so far, and the largest one (bytes).

@@ -64,6 +64,15 @@ struct Config {
   bool stop_writes_on_bgsave_error = true;
   bool rdbcompression = true;
   bool rdbchecksum = true;
+  // The append-only file (persistence/aof.hpp): Redis's defaults.
+  bool appendonly = false;
+  std::string appendfsync = "everysec";  // always | everysec | no
+  std::string appendfilename = "appendonly.aof";
+  std::string appenddirname = "appendonlydir";
+  bool aof_load_truncated = true;
+  bool aof_use_rdb_preamble = true;
+  std::int64_t auto_aof_rewrite_percentage = 100;  // 0: no automatic rewrite
+  std::uint64_t auto_aof_rewrite_min_size = 64ull * 1024 * 1024;
 
   // "bind=127.0.0.1 port=6379 shards=2 ..." for the start-up log line (the password is not shown).
   std::string describe() const;

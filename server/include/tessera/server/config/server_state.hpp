@@ -20,6 +20,7 @@
 namespace tessera::server {
 
 class Persistence;
+class AppendOnlyFile;
 
 struct ServerState {
   explicit ServerState(Config c)
@@ -60,6 +61,8 @@ struct ServerState {
   // Set while the server runs with persistence (persistence/persistence.hpp), and how SHUTDOWN
   // stops the server (set by network/server.cpp); empty in in-process tests.
   Persistence* persistence = nullptr;
+  // Set while the append-only file is on (persistence/aof.hpp).
+  AppendOnlyFile* aof = nullptr;
   std::function<void()> request_shutdown;
 };
 

@@ -86,6 +86,11 @@ class Persistence {
   // Before the shard threads start: loads dir/dbfilename when it exists and logs what it loaded.
   // "" on success (or no file), else why not (the server must not start).
   std::string load();
+  // Loads one RDB file into the stores (the same, for the AOF's base file); a missing file is no
+  // error when `missing_ok`.
+  std::string load_rdb(const std::string& path, bool missing_ok);
+  // After the AOF was replayed: what was loaded is no change to save.
+  void mark_clean() { changes_base_ = total_changes(); }
   // Starts the saver thread (the save rules, BGSAVE's assembly); stop() ends it.
   void start();
   void stop();

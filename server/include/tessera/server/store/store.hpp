@@ -42,6 +42,16 @@
 // map's mark again. clear() (FLUSHALL) during a snapshot first hands over every entry not yet
 // saved. The changes counter (INFO's rdb_changes_since_last_save) counts every change of a key.
 //
+// The append-only file (persistence/aof.hpp). With a ChangeLog attached, every change is handed to
+// it as the one-key command that redoes it, in the order the store makes them, with deadlines
+// absolute (Redis 7.0's propagation rules): SET k v [PXAT t | KEEPTTL], INCRBY, APPEND, SETRANGE,
+// PEXPIREAT, PERSIST, DEL (deletes, expiries lazy or active, evictions), FLUSHALL. Each command
+// depends on its one key's previous state only, so replaying the commands of each store in the
+// store's order rebuilds every key, however the stores' streams interleave. Between
+// begin_capture() and end_capture() (a shard hold: an atomic command) the commands are kept in the
+// store instead, for the holder to append them as one unit; a FLUSHALL meanwhile drops what was
+// kept before it and is reported (CapturedChanges::flushed) instead of logged.
+//
 // The accounting Redis reports in INFO (keyspace hits and misses, growth pauses) is kept here, by
 // the methods that cause it.
 #pragma once
@@ -51,6 +61,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -119,6 +130,24 @@ class SnapshotSink {
   virtual ~SnapshotSink() = default;
   virtual void save(std::string_view key, std::string_view value,
                     std::optional<std::int64_t> deadline_ms) = 0;
+};
+
+// What a store changed during a capture (see the note above): RESP commands, how many, and
+// whether a FLUSHALL came first.
+struct CapturedChanges {
+  std::string commands;
+  std::size_t count = 0;
+  bool flushed = false;
+};
+
+// Where a store's changes go when the append-only file is on (persistence/aof.hpp); append() is
+// called on the store's thread, with one or more whole commands.
+class ChangeLog {
+ public:
+  virtual ~ChangeLog() = default;
+  virtual void append(std::string_view commands) = 0;
+  // The changes of one atomic operation over the stores it held: appended as one unit.
+  virtual void append_unit(std::vector<CapturedChanges>& parts) = 0;
 };
 
 // What one run of the active expiry cycle did (tests, INFO).
@@ -306,6 +335,14 @@ class Store {
   bool snapshotting() const { return snapshot_ != nullptr; }
   // Loading at start-up: stores a key as read from a file (no eviction, no counters).
   void load(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline_ms);
+  // ---- the append-only file (see the note above); on the store's thread ----
+  void set_change_log(ChangeLog* log) { change_log_ = log; }
+  ChangeLog* change_log() const { return change_log_; }
+  void begin_capture() { capturing_ = change_log_ != nullptr; }
+  CapturedChanges end_capture() {
+    capturing_ = false;
+    return std::exchange(captured_, {});
+  }
   // Changes to keys since the store was made; any thread may read it.
   std::uint64_t changes() const { return changes_.load(std::memory_order_relaxed); }
 
@@ -353,6 +390,13 @@ class Store {
   // Removes a key that is there (any removal: DEL, expiry, eviction) and records the change.
   void remove_entry(std::string_view key);
 
+  // Hands one command to the change log (or the capture), when there is one.
+  void log(std::initializer_list<std::string_view> argv) {
+    if (change_log_ != nullptr) log_slow(argv);
+  }
+  void log_slow(std::initializer_list<std::string_view> argv);
+  // SET key value with what the write did to the deadline.
+  void log_set(std::string_view key, std::string_view value, DeadlineUpdate deadline);
   // Every change to a key (write, delete, expiry, eviction) calls this: it bumps the key's WATCH
   // version and forgets an in-place edit (raw_short_). Cheap when nothing is watched or edited.
   void changed(std::string_view key) {
@@ -404,6 +448,10 @@ class Store {
   std::uint64_t next_version_ = 1;
   std::unordered_set<std::string, TransparentHash, std::equal_to<>> raw_short_;
   SnapshotSink* snapshot_ = nullptr;
+  ChangeLog* change_log_ = nullptr;
+  bool capturing_ = false;
+  CapturedChanges captured_;
+  std::string log_scratch_;
   std::atomic<std::uint64_t> changes_{0};
   std::atomic<std::uint64_t> memory_bytes_{0};
   std::atomic<std::uint64_t> deadline_count_{0};
