@@ -12,33 +12,42 @@
 
 #include "e2e_util.hpp"
 #include "persistence_util.hpp"
+#include "reliability_util.hpp"
 
 using namespace tessera::test;
 using namespace tessera::test::persist;
 
 namespace {
 
-// Every key the server holds, with its value and deadline.
+// Every key the server holds, with its value and deadline (pipelined, 1000 keys at a time).
 Keys dump_keys(int port) {
-  RawConnection c(port);
+  Conn c(port);
+  std::vector<Reply> r;
   // Redis accepts connections while it loads, answering -LOADING until it is done.
-  REQUIRE(eventually([&] { return call(c, {"PING"}) == "+PONG\r\n"; }));
+  REQUIRE(eventually([&] {
+    r.clear();
+    return c.send_all(resp_v({"PING"})) && c.read_replies(1, r) && r[0].str == "PONG";
+  }));
+  r.clear();
+  REQUIRE(c.send_all(resp_v({"KEYS", "*"})));
+  REQUIRE(c.read_replies(1, r));
+  std::vector<std::string> keys;
+  for (const auto& e : r[0].elements) keys.push_back(e.str);
   Keys out;
-  const std::string keys = call(c, {"KEYS", "*"});
-  // *N\r\n then $len\r\nkey\r\n...
-  std::size_t pos = keys.find("\r\n") + 2;
-  while (pos < keys.size() && keys[pos] == '$') {
-    const std::size_t eol = keys.find("\r\n", pos);
-    const std::size_t n = std::stoul(keys.substr(pos + 1, eol - pos - 1));
-    const std::string k = keys.substr(eol + 2, n);
-    pos = eol + 2 + n + 2;
-    const std::string v = call(c, {"GET", k});
-    const std::size_t veol = v.find("\r\n");
-    Value val{v.substr(veol + 2, std::stoul(v.substr(1, veol - 1))), std::nullopt};
-    const std::string t = call(c, {"PEXPIRETIME", k});
-    const std::int64_t at = std::stoll(t.substr(1));
-    if (at >= 0) val.deadline = at;
-    out[k] = val;
+  for (std::size_t from = 0; from < keys.size(); from += 1000) {
+    const std::size_t to = std::min(keys.size(), from + 1000);
+    std::string batch;
+    for (std::size_t i = from; i < to; ++i) {
+      batch += resp_v({"GET", keys[i]}) + resp_v({"PEXPIRETIME", keys[i]});
+    }
+    REQUIRE(c.send_all(batch));
+    std::vector<Reply> got;
+    REQUIRE(c.read_replies(2 * (to - from), got));
+    for (std::size_t i = from; i < to; ++i) {
+      Value v{got[2 * (i - from)].str, std::nullopt};
+      if (got[2 * (i - from) + 1].integer >= 0) v.deadline = got[2 * (i - from) + 1].integer;
+      out[keys[i]] = v;
+    }
   }
   return out;
 }
@@ -276,4 +285,86 @@ TEST_CASE(
   RawConnection c2(again.port());
   CHECK(call(c2, {"GET", "k0"}) == "$1000\r\n" + value + "\r\n");
   CHECK(again.output().find("short read") == std::string::npos);
+}
+
+TEST_CASE("aof: BGREWRITEAOF under writes switches to a new base and incr file, nothing lost") {
+  TempDir dir;
+  const fs::path aofdir = dir.path / "appendonlydir";
+  Keys before;
+  {
+    ServerProcess t = ServerProcess::tessera(aof_test_args(dir, 4));
+    RawConnection c(t.port());
+    write_mix(c);
+    std::string batch;
+    for (int i = 0; i < 20000; ++i) batch += resp_v({"SET", "pre:" + std::to_string(i), "x"});
+    RawConnection loader(t.port());
+    loader.send(batch);
+    REQUIRE(eventually([&] { return call(c, {"EXISTS", "pre:19999"}) == ":1\r\n"; }));
+    CHECK(call(c, {"BGREWRITEAOF"}) == "+Background append only file rewriting started\r\n");
+    // Writes while the snapshot is walked: overwrites, deletes and new keys.
+    RawConnection w(t.port());
+    batch.clear();
+    for (int i = 0; i < 20000; i += 2) {
+      batch += resp_v({"SET", "pre:" + std::to_string(i), "y"});
+      batch += resp_v({"DEL", "pre:" + std::to_string(i + 1)});
+      batch += resp_v({"SET", "post:" + std::to_string(i), "z"});
+    }
+    w.send(batch);
+    REQUIRE(eventually([&] { return info_field(c, "aof_rewrite_in_progress") == "0"; },
+                       std::chrono::seconds(60)));
+    REQUIRE(eventually([&] { return call(c, {"EXISTS", "post:19998"}) == ":1\r\n"; }));
+    CHECK(info_field(c, "aof_last_bgrewrite_status") == "ok");
+    CHECK(info_field(c, "aof_rewrites") == "1");
+    CHECK(std::stoull(info_field(c, "aof_base_size")) > 100000);
+    CHECK(t.output().find("Background AOF rewrite finished successfully") != std::string::npos);
+    before = dump_keys(t.port());
+    t.stop(SIGKILL);
+  }
+  std::size_t pre = 0, post = 0;
+  for (const auto& [k, v] : before) {
+    pre += k.starts_with("pre:") ? 1 : 0;
+    post += k.starts_with("post:") ? 1 : 0;
+    if (k.starts_with("pre:")) CHECK(v.value == "y");
+  }
+  CHECK(pre == 10000);  // half overwritten during the rewrite, half deleted
+  CHECK(post == 10000);
+  CHECK(slurp(aofdir / "appendonly.aof.manifest") ==
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
+        "file appendonly.aof.2.incr.aof seq 2 type i\n");
+  CHECK_FALSE(fs::exists(aofdir / "appendonly.aof.1.base.rdb"));
+  CHECK_FALSE(fs::exists(aofdir / "appendonly.aof.1.incr.aof"));
+  {
+    ServerProcess t = ServerProcess::tessera(aof_test_args(dir, 2));
+    const Keys got = dump_keys(t.port());
+    CHECK_MESSAGE(got == before, diff_keys(got, before));
+  }
+  {
+    ServerProcess r =
+        ServerProcess::redis({"--dir", dir.path.string(), "--appendonly", "yes", "--save", ""});
+    const Keys got = dump_keys(r.port());
+    CHECK_MESSAGE(got == before, diff_keys(got, before));
+  }
+}
+
+TEST_CASE("aof: the automatic rewrite starts once the files grew past the percentage") {
+  TempDir dir;
+  ServerProcess t = ServerProcess::tessera(aof_test_args(
+      dir, 2, {"--auto-aof-rewrite-min-size", "1mb", "--auto-aof-rewrite-percentage", "100"}));
+  RawConnection c(t.port());
+  const std::string value(1000, 'a');
+  std::string batch;
+  for (int i = 0; i < 3000; ++i) batch += resp_v({"SET", "k" + std::to_string(i % 500), value});
+  RawConnection w(t.port());
+  w.send(batch);
+  REQUIRE(
+      eventually([&] { return info_field(c, "aof_rewrites") >= "1"; }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return info_field(c, "aof_rewrite_in_progress") == "0"; }));
+  CHECK(info_field(c, "aof_last_bgrewrite_status") == "ok");
+  CHECK(t.output().find("Starting automatic rewriting of AOF on") != std::string::npos);
+  // The new base holds the keys as they were at the rewrite's moment (their values compress).
+  CHECK(info_field(c, "aof_base_size") != "0");
+  // (More than one rewrite may have run: each new base is small, the writes go on.)
+  CHECK(slurp(dir.path / "appendonlydir" / "appendonly.aof.manifest").find("appendonly.aof.1.") ==
+        std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "appendonlydir" / "appendonly.aof.1.base.rdb"));
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <tessera/protocol/ascii.hpp>
+#include <tessera/server/persistence/aof.hpp>
 #include <tessera/server/persistence/persistence.hpp>
 #include <tessera/server/shard/shard_hold.hpp>
 
@@ -69,6 +70,25 @@ asio::awaitable<void> cmd_bgsave(Session& s, Args a) {
     s.reply().simple("Background saving scheduled");
   } else {
     s.reply().error("ERR Background save already in progress");
+  }
+}
+
+void cmd_bgrewriteaof(Session& s, Args) {
+  AppendOnlyFile* aof = s.state().aof;
+  if (aof == nullptr) {
+    // Redis 7.0 writes a directory even with appendonly no; Tessera keeps one only while it logs.
+    s.reply().error(
+        "ERR The append-only file is off: CONFIG SET is not there yet, start with "
+        "appendonly yes");
+    return;
+  }
+  bool scheduled = false;
+  if (const std::string err = aof->rewrite(s.home(), &scheduled); !err.empty()) {
+    s.reply().error(err);
+  } else if (scheduled) {
+    s.reply().simple("Background append only file rewriting scheduled");
+  } else {
+    s.reply().simple("Background append only file rewriting started");
   }
 }
 
@@ -171,6 +191,14 @@ const CommandSpec kCommands[] = {
      .since = "1.0.0",
      .args = kBgsaveArgs,
      .async = cmd_bgsave},
+    {.name = "bgrewriteaof",
+     .arity = 1,
+     .flags = kCmdAdmin,
+     .acl_categories = kAdminAcl,
+     .group = "server",
+     .summary = "Asynchronously rewrites the append-only file to disk.",
+     .since = "1.0.0",
+     .sync = cmd_bgrewriteaof},
     {.name = "lastsave",
      .arity = 1,
      .flags = kCmdFast,

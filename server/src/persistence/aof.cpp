@@ -39,6 +39,8 @@ AppendOnlyFile::~AppendOnlyFile() {
 void AppendOnlyFile::refresh() {
   const std::string& p = state_.config.appendfsync;
   policy_ = p == "always" ? kAlways : p == "no" ? kNo : kEverysec;
+  auto_percentage_ = state_.config.auto_aof_rewrite_percentage;
+  auto_min_size_ = state_.config.auto_aof_rewrite_min_size;
   wake_.notify_one();
 }
 
@@ -154,14 +156,28 @@ void AppendOnlyFile::writer_loop() {
   for (;;) {
     std::uint64_t end = 0;
     bool stopping = false;
+    int next_fd = -1;
+    std::string old_tail;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, kWriterTick, [&] { return stopping_ || !pending_.empty(); });
+      wake_.wait_for(lock, kWriterTick,
+                     [&] { return stopping_ || !pending_.empty() || next_fd_ >= 0; });
       batch.swap(pending_);
       end = appended_;
       stopping = stopping_;
+      next_fd = std::exchange(next_fd_, -1);
+      old_tail.swap(old_tail_);
     }
     const Policy policy = static_cast<Policy>(policy_.load());
+    if (next_fd >= 0) {
+      // A rewrite's moment: the old incr file gets what came before it, whole and fsynced, and is
+      // closed; the new one everything after. Bytes the old file refuses go first into the new.
+      if (!old_tail.empty() && write_out(old_tail)) old_tail.clear();
+      ::fdatasync(fd_);
+      ::close(fd_);
+      fd_ = next_fd;
+      if (!old_tail.empty()) batch.insert(0, old_tail);
+    }
     bool written = true;
     if (!batch.empty()) {
       written = write_out(batch);
@@ -210,6 +226,7 @@ void AppendOnlyFile::writer_loop() {
       synced_.store(end, std::memory_order_release);
     }
     complete_waiters(synced_.load());
+    maybe_start_rewrite();
     if (stopping) {
       std::lock_guard lock(mutex_);
       if (pending_.empty() || !last_write_ok_.load()) break;

@@ -308,6 +308,7 @@ std::string AppendOnlyFile::load_and_open() {
     std::lock_guard lock(state_.config_mutex);
     dir_ = state_.config.appenddirname;
     prefix = state_.config.appendfilename;
+    prefix_ = prefix;
     truncated_ok = state_.config.aof_load_truncated;
   }
   const std::string manifest_path = dir_ + "/" + prefix + ".manifest";

@@ -140,7 +140,13 @@ struct Persistence::Run {
   std::int64_t started_ms = 0;
   bool compress = true;
   bool checksum = true;
-  std::string dbfilename;
+  std::string dbfilename;  // where the file goes (the AOF's new base for a rewrite)
+  // A rewrite of the append-only file (aof.hpp) rather than a BGSAVE: `at_moment` runs while every
+  // shard is held (the new incr file starts there), `done` when the base is written or failed;
+  // the rdb_* state is not touched.
+  std::function<void()> at_moment;
+  std::function<void(bool)> done;
+  bool aof_base() const { return static_cast<bool>(done); }
 };
 
 Persistence::Persistence(ShardSet& shards, ServerState& state)
@@ -253,8 +259,12 @@ void Persistence::stop() {
   }
 }
 
-std::shared_ptr<Persistence::Run> Persistence::prepare(bool background) {
+std::shared_ptr<Persistence::Run> Persistence::prepare(bool background, BaseRewrite* rewrite) {
   auto run = std::make_shared<Run>();
+  if (rewrite != nullptr) {
+    run->at_moment = std::move(rewrite->at_moment);
+    run->done = std::move(rewrite->done);
+  }
   run->id = next_save_id_++;
   run->background = background;
   run->started_ms = ms_now();
@@ -262,9 +272,9 @@ std::shared_ptr<Persistence::Run> Persistence::prepare(bool background) {
     std::lock_guard lock(state_.config_mutex);
     run->compress = state_.config.rdbcompression;
     run->checksum = state_.config.rdbchecksum;
-    run->dbfilename = state_.config.dbfilename;
+    run->dbfilename = rewrite != nullptr ? rewrite->path : state_.config.dbfilename;
   }
-  saves_.fetch_add(1);  // Redis counts a save when it starts (rdb_saves)
+  if (!run->aof_base()) saves_.fetch_add(1);  // Redis counts a save when it starts (rdb_saves)
   const unsigned n = shards_.size();
   run->cursors.assign(n, 0);
   for (unsigned i = 0; i < n; ++i) {
@@ -285,10 +295,11 @@ std::shared_ptr<Persistence::Run> Persistence::prepare(bool background) {
   return run;
 }
 
-std::shared_ptr<Persistence::Run> Persistence::start_background() {
+std::shared_ptr<Persistence::Run> Persistence::start_background(BaseRewrite* rewrite) {
   if (in_progress_.exchange(true)) return nullptr;
-  last_bgsave_try_unix_ = unix_now();
-  auto run = prepare(true);
+  rewriting_ = rewrite != nullptr;
+  if (rewrite == nullptr) last_bgsave_try_unix_ = unix_now();
+  auto run = prepare(true, rewrite);
   current_started_ms_ = run->started_ms;
   if (run->open_error != 0) {
     spdlog::warn("Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
@@ -300,8 +311,19 @@ std::shared_ptr<Persistence::Run> Persistence::start_background() {
     std::lock_guard lock(mutex_);
     background_ = run;
   }
-  spdlog::info("Background saving started");
+  if (rewrite == nullptr) spdlog::info("Background saving started");
   return run;
+}
+
+bool Persistence::rewrite_base(unsigned home, BaseRewrite rewrite) {
+  auto run = start_background(&rewrite);
+  if (!run) return false;
+  if (run->open_error == 0) {
+    const std::uint64_t owner = state_.next_client_id.fetch_add(1);
+    asio::co_spawn(shards_.shard(home).context(), begin_background(run, home, owner),
+                   asio::detached);
+  }
+  return true;
 }
 
 bool Persistence::bgsave(unsigned home) {
@@ -337,6 +359,7 @@ asio::awaitable<void> Persistence::begin_background(std::shared_ptr<Run> run, un
     if (run->cancelled) continue;
     store.begin_snapshot(run->parts[i].get());
   }
+  if (run->at_moment && !run->cancelled) run->at_moment();
   run->changes_at_start = changes;
   run->pending = static_cast<unsigned>(all.size());
   release_shards(shards_, home, all);
@@ -406,7 +429,7 @@ bool Persistence::assemble(Run& run) {
   rdb::put_aux(head, "redis-bits", "64");
   rdb::put_aux(head, "ctime", std::to_string(unix_now()));
   rdb::put_aux(head, "used-mem", std::to_string(shards_.used_memory()));
-  rdb::put_aux(head, "aof-base", "0");
+  rdb::put_aux(head, "aof-base", run.aof_base() ? "1" : "0");
   rdb::put_select_db(head, 0);
   rdb::put_resize_db(head, keys, expires);
   std::uint64_t crc = rdb::crc64(0, head.data(), head.size());
@@ -470,7 +493,9 @@ bool Persistence::assemble(Run& run) {
 }
 
 void Persistence::finish_background(Run& run, bool ok) {
-  if (!run.cancelled) {
+  if (run.aof_base()) {
+    run.done(ok && !run.cancelled);
+  } else if (!run.cancelled) {
     if (ok) {
       last_save_unix_ = unix_now();
       changes_base_ = run.changes_at_start;
@@ -604,7 +629,7 @@ std::string Persistence::info() const {
   auto field = [&](std::string_view name, const auto& value) {
     fmt::format_to(std::back_inserter(out), "{}:{}\r\n", name, value);
   };
-  const bool running = in_progress_.load();
+  const bool running = in_progress_.load() && !rewriting_.load();
   field("loading", 0);
   field("async_loading", 0);
   field("current_cow_peak", 0);
@@ -625,16 +650,20 @@ std::string Persistence::info() const {
   field("rdb_last_load_keys_expired", loaded_expired_.load());
   field("rdb_last_load_keys_loaded", loaded_keys_.load());
   const AppendOnlyFile* aof = state_.aof;
-  field("aof_enabled", aof != nullptr ? 1 : 0);
-  field("aof_rewrite_in_progress", 0);
-  field("aof_rewrite_scheduled", 0);
-  field("aof_last_rewrite_time_sec", -1);
-  field("aof_current_rewrite_time_sec", -1);
-  field("aof_last_bgrewrite_status", "ok");
-  field("aof_rewrites", 0);
-  field("aof_rewrites_consecutive_failures", 0);
-  field("aof_last_write_status", aof == nullptr || !aof->write_failed() ? "ok" : "err");
-  field("aof_last_cow_size", 0);
+  if (aof != nullptr) {
+    out += aof->info_status();
+  } else {
+    field("aof_enabled", 0);
+    field("aof_rewrite_in_progress", 0);
+    field("aof_rewrite_scheduled", 0);
+    field("aof_last_rewrite_time_sec", -1);
+    field("aof_current_rewrite_time_sec", -1);
+    field("aof_last_bgrewrite_status", "ok");
+    field("aof_rewrites", 0);
+    field("aof_rewrites_consecutive_failures", 0);
+    field("aof_last_write_status", "ok");
+    field("aof_last_cow_size", 0);
+  }
   field("module_fork_in_progress", 0);
   field("module_fork_last_cow_size", 0);
   if (aof != nullptr) out += aof->info();

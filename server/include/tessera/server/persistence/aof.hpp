@@ -40,6 +40,16 @@
 // (the kernel keeps what was written) loses only what was appended but not yet written: for
 // everysec and no, the writes of about one writer round.
 //
+// REWRITE (BGREWRITEAOF, and automatically past auto-aof-rewrite-percentage over the base size
+// once the files are over auto-aof-rewrite-min-size): BGSAVE's forkless snapshot
+// (persistence.hpp), written as the new base. At the snapshot's moment every shard is held, so no
+// store appends: the commands pending until then are handed to the writer for the old incr file,
+// a new incr file is opened for everything after, and the manifest is switched to list old base,
+// old incr files and the new one (so a crash during the rewrite loses nothing). Once the new base
+// is renamed into place the manifest becomes new base + new incr file, and the old files are
+// deleted. Base and new incr file together hold every change exactly once: the base the state at
+// the moment, the incr file every command after it.
+//
 // REPLAY. The base is loaded into the stores before the shard threads run (an RDB, as dump.rdb
 // is); the incr files are run through the real command table (InProcessSession, authenticated,
 // without maxmemory) with the shard threads running and nothing listening yet. A last command cut
@@ -119,7 +129,12 @@ class AppendOnlyFile final : public ChangeLog {
   // -MISCONF text (without '-') when so.
   bool write_failed() const { return !last_write_ok_.load(std::memory_order_relaxed); }
   std::string misconf_text() const;
-  // INFO # Persistence's aof_* lines.
+  // BGREWRITEAOF from shard `home`'s thread: "" when started, else the error reply (without
+  // '-'); *scheduled when it will start once a BGSAVE in progress ends.
+  std::string rewrite(unsigned home, bool* scheduled);
+  // INFO # Persistence's aof_* lines: the status ones (aof_enabled...aof_last_cow_size), and the
+  // sizes (after module_fork_*, as Redis orders them).
+  std::string info_status() const;
   std::string info() const;
 
  private:
@@ -135,6 +150,10 @@ class AppendOnlyFile final : public ChangeLog {
   void writer_loop();
   bool write_out(const std::string& bytes);  // to the incr file; on error, logs and keeps state
   void complete_waiters(std::uint64_t synced);
+  void switch_incr();            // at the rewrite's moment (every shard held)
+  void rewrite_done(bool ok);    // on the saver thread
+  std::string write_manifest();  // manifest_ to disk; "" or why not
+  void maybe_start_rewrite();    // writer thread: scheduled or automatic rewrites
 
   ShardSet& shards_;
   ServerState& state_;
@@ -150,10 +169,29 @@ class AppendOnlyFile final : public ChangeLog {
   std::atomic<std::uint64_t> synced_{0};        // appended bytes known to be on disk
   std::atomic<std::uint64_t> pending_fsync_{0};
   std::atomic<std::uint64_t> delayed_fsync_{0};
+  std::string prefix_;  // appendfilename
+  // Rewrites.
+  std::atomic<bool> rewriting_{false};
+  std::atomic<bool> rewrite_scheduled_{false};
+  std::atomic<bool> last_rewrite_ok_{true};
+  std::atomic<std::uint64_t> rewrites_{0};
+  std::atomic<std::uint64_t> rewrite_failures_{0};  // consecutive
+  std::atomic<std::int64_t> rewrite_started_ms_{0};
+  std::atomic<std::int64_t> last_rewrite_seconds_{-1};
+  std::mutex files_mutex_;             // manifest_ and the new files of a rewrite
+  std::vector<AofFileInfo> replaced_;  // what the rewrite in progress will delete
+  std::string new_base_;
+  std::uint64_t new_seq_ = 0;
+  bool switch_failed_ = false;
+  std::atomic<std::int64_t> last_rewrite_failed_ms_{0};
+  std::atomic<std::int64_t> auto_percentage_{100};
+  std::atomic<std::uint64_t> auto_min_size_{64ull << 20};
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable wake_;
   std::string pending_;         // appended, not written yet
+  int next_fd_ = -1;            // a rewrite's new incr file: written to after `old_tail_`
+  std::string old_tail_;        // the last bytes for the old incr file
   std::uint64_t appended_ = 0;  // bytes ever appended (the offsets waiters wait for)
   std::vector<Waiter> waiters_;
   bool stopping_ = false;

@@ -45,6 +45,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +77,16 @@ inline constexpr std::string_view kMisconfError =
 
 class SnapshotPart;
 
+// A rewrite of the append-only file's base (persistence/aof.hpp) on the BGSAVE machinery: the same
+// forkless snapshot, written to `path` with the AUX field aof-base 1. `at_moment` runs on the
+// coordinating thread while every shard is held (the snapshot's moment); `done` on the saver
+// thread once the file is renamed into place (true) or the save failed.
+struct BaseRewrite {
+  std::string path;
+  std::function<void()> at_moment;
+  std::function<void(bool)> done;
+};
+
 class Persistence {
  public:
   Persistence(ShardSet& shards, ServerState& state);
@@ -101,6 +112,9 @@ class Persistence {
   // BGSAVE from a coroutine on shard `home`'s thread holding no shard: returns once the snapshot's
   // moment is fixed (every shard begun), so whatever the caller does next is not in the file.
   asio::awaitable<bool> bgsave_begun(unsigned home);
+  // BGREWRITEAOF's snapshot, from any thread (the hold and the walk start on `home`'s thread,
+  // later). False (nothing started) when a background save or rewrite is in progress.
+  bool rewrite_base(unsigned home, BaseRewrite rewrite);
   // BGSAVE SCHEDULE while one is in progress: another starts once it ends.
   void schedule() { scheduled_ = true; }
   // After CONFIG SET of save or stop-writes-on-bgsave-error: re-reads them. The caller holds
@@ -127,10 +141,10 @@ class Persistence {
 
  private:
   struct Run;  // one save in progress
-  std::shared_ptr<Run> prepare(bool background);
+  std::shared_ptr<Run> prepare(bool background, BaseRewrite* rewrite = nullptr);
   // nullptr when a background save is in progress; else a run (failed already if it could not
   // open its files).
-  std::shared_ptr<Run> start_background();
+  std::shared_ptr<Run> start_background(BaseRewrite* rewrite = nullptr);
   asio::awaitable<void> begin_background(std::shared_ptr<Run> run, unsigned home,
                                          std::uint64_t owner);
   void slice(std::shared_ptr<Run> run, unsigned shard);
@@ -143,6 +157,7 @@ class Persistence {
   ShardSet& shards_;
   ServerState& state_;
   std::atomic<bool> in_progress_{false};
+  std::atomic<bool> rewriting_{false};  // the run in progress is a rewrite_base()
   std::atomic<bool> skip_exit_save_{false};
   std::atomic<std::int64_t> last_save_unix_;
   std::atomic<std::int64_t> last_bgsave_try_unix_{0};
