@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "e2e_util.hpp"
+#include "reliability_util.hpp"
 
 using namespace tessera::test;
 using namespace std::chrono_literals;
@@ -206,7 +207,9 @@ TEST_CASE("e2e monitor: one that does not read is disconnected, the server stays
   }
   const std::int64_t grown_mb = (rss_kb(server.pid()) - rss_before) / 1024;
   MESSAGE("RSS grew " << grown_mb << " MB while a monitor did not read 96 MB of lines");
-  CHECK(grown_mb < 60);
+  // Under ASan the freed 1 MB lines stay in its quarantine (284 MB here): the disconnect below is
+  // checked there, the RSS bound in the plain build.
+  if (!kSanitized) CHECK(grown_mb < 60);
   CHECK(eventually([&] {
     return server.output().find("overcoming of output buffer limits") != std::string::npos;
   }));
