@@ -78,10 +78,10 @@ void check_row(const CommandSpec& c, bool is_subcommand) {
 class Table {
  public:
   Table() {
-    for (auto family : {string_commands(), keyspace_commands(), connection_commands(),
-                        server_commands(), introspection_commands(), expiry_commands(),
-                        transaction_commands(), slowlog_commands(), persistence_commands(),
-                        monitor_commands()}) {
+    for (auto family :
+         {string_commands(), keyspace_commands(), connection_commands(), server_commands(),
+          introspection_commands(), expiry_commands(), transaction_commands(), slowlog_commands(),
+          persistence_commands(), monitor_commands()}) {
       rows_.insert(rows_.end(), family.begin(), family.end());
     }
     std::sort(rows_.begin(), rows_.end(),
