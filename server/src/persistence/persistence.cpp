@@ -315,8 +315,7 @@ std::shared_ptr<Persistence::Run> Persistence::start_background(BaseRewrite* rew
   return run;
 }
 
-bool Persistence::rewrite_base(unsigned home, BaseRewrite rewrite) {
-  auto run = start_background(&rewrite);
+bool Persistence::launch_background(unsigned home, std::shared_ptr<Run> run) {
   if (!run) return false;
   if (run->open_error == 0) {
     const std::uint64_t owner = state_.next_client_id.fetch_add(1);
@@ -326,16 +325,11 @@ bool Persistence::rewrite_base(unsigned home, BaseRewrite rewrite) {
   return true;
 }
 
-bool Persistence::bgsave(unsigned home) {
-  auto run = start_background();
-  if (!run) return false;
-  if (run->open_error == 0) {
-    const std::uint64_t owner = state_.next_client_id.fetch_add(1);
-    asio::co_spawn(shards_.shard(home).context(), begin_background(run, home, owner),
-                   asio::detached);
-  }
-  return true;
+bool Persistence::rewrite_base(unsigned home, BaseRewrite rewrite) {
+  return launch_background(home, start_background(&rewrite));
 }
+
+bool Persistence::bgsave(unsigned home) { return launch_background(home, start_background()); }
 
 asio::awaitable<bool> Persistence::bgsave_begun(unsigned home) {
   auto run = start_background();

@@ -145,6 +145,9 @@ class Persistence {
   // nullptr when a background save is in progress; else a run (failed already if it could not
   // open its files).
   std::shared_ptr<Run> start_background(BaseRewrite* rewrite = nullptr);
+  // BGSAVE's and a base rewrite's start: the walk begins on shard `home` unless starting failed
+  // (false) or the file could not be opened (the run is then already finished as failed).
+  bool launch_background(unsigned home, std::shared_ptr<Run> run);
   asio::awaitable<void> begin_background(std::shared_ptr<Run> run, unsigned home,
                                          std::uint64_t owner);
   void slice(std::shared_ptr<Run> run, unsigned shard);
