@@ -13,32 +13,24 @@
 #include <tessera/protocol/reply_writer.hpp>
 #include <tessera/server/in_process_session.hpp>
 
+#include "session_env.hpp"
 #include "test_allocator.hpp"
 
 using namespace tessera::server;
+using tessera::server::testing::Env;
 
 namespace {
 
-struct Env {
-  explicit Env(unsigned shards) : state(config(shards)), set(shards) { set.start(); }
-  static Config config(unsigned shards) {
-    Config c;
-    c.shards = shards;
-    return c;
+// Allocations made so far by all the shards' threads.
+std::size_t allocations(Env& env) {
+  std::size_t sum = 0;
+  for (unsigned s = 0; s < env.set.size(); ++s) {
+    std::promise<std::size_t> n;
+    env.set.post(s, [&] { n.set_value(tessera::test::allocations); });
+    sum += n.get_future().get();
   }
-  // Allocations made so far by all the shards' threads.
-  std::size_t allocations() {
-    std::size_t sum = 0;
-    for (unsigned s = 0; s < set.size(); ++s) {
-      std::promise<std::size_t> n;
-      set.post(s, [&] { n.set_value(tessera::test::allocations); });
-      sum += n.get_future().get();
-    }
-    return sum;
-  }
-  ServerState state;
-  ShardSet set;
-};
+  return sum;
+}
 
 std::string command(std::initializer_list<std::string_view> argv) {
   std::string out;
@@ -53,9 +45,9 @@ double per_request(Env& env, InProcessSession& c, const std::function<std::strin
   auto run = [&](int n) {
     std::string req;
     for (int i = 0; i < n; ++i) req += make(i);
-    const std::size_t before = env.allocations();
+    const std::size_t before = allocations(env);
     c.send(req);
-    return env.allocations() - before;
+    return allocations(env) - before;
   };
   run(long_run);  // the first run grows the buffers the session keeps
   const std::size_t short_run = run(200);
